@@ -1,0 +1,464 @@
+#include "bk_shim.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(struct sockaddr_in) == 16, "sockaddr_in layout");
+_Static_assert(sizeof(struct sockaddr_in6) == 28, "sockaddr_in6 layout");
+_Static_assert(sizeof(((bk_addr *)0)->bytes) == 16, "bk_addr bytes");
+_Static_assert(sizeof(((bk_ifaddr *)0)->name) == IFNAMSIZ, "IFNAMSIZ");
+
+#define NEG_ERRNO (-(errno ? errno : EIO))
+
+// MARK: - Socket addresses
+
+int bk_sockaddr_encode(const bk_addr *a, struct sockaddr_storage *out) {
+    memset(out, 0, sizeof(*out));
+    if (a->family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)out;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(a->port);
+        memcpy(&sin->sin_addr, a->bytes, 4);
+        return (int)sizeof(*sin);
+    }
+    if (a->family == AF_INET6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(a->port);
+        sin6->sin6_flowinfo = htonl(a->flowinfo);
+        memcpy(&sin6->sin6_addr, a->bytes, 16);
+        sin6->sin6_scope_id = a->scope_id;
+        return (int)sizeof(*sin6);
+    }
+    return -EAFNOSUPPORT;
+}
+
+int bk_sockaddr_decode(const void *raw, size_t len, bk_addr *out) {
+    memset(out, 0, sizeof(*out));
+    if (raw == NULL || len < sizeof(sa_family_t)) return -EINVAL;
+    sa_family_t family;
+    memcpy(&family, raw, sizeof(family));
+    out->family = family;
+    if (family == AF_INET) {
+        if (len < sizeof(struct sockaddr_in)) return -EINVAL;
+        struct sockaddr_in sin;
+        memcpy(&sin, raw, sizeof(sin));
+        out->port = ntohs(sin.sin_port);
+        memcpy(out->bytes, &sin.sin_addr, 4);
+        return 0;
+    }
+    if (family == AF_INET6) {
+        // The kernel accepts the RFC 2133 length (no scope id) too.
+        if (len < (size_t)BK_SIN6_LEN_RFC2133) return -EINVAL;
+        struct sockaddr_in6 sin6;
+        memset(&sin6, 0, sizeof(sin6));
+        memcpy(&sin6, raw, len < sizeof(sin6) ? len : sizeof(sin6));
+        out->port = ntohs(sin6.sin6_port);
+        out->flowinfo = ntohl(sin6.sin6_flowinfo);
+        memcpy(out->bytes, &sin6.sin6_addr, 16);
+        out->scope_id = len >= sizeof(sin6) ? sin6.sin6_scope_id : 0;
+        return 0;
+    }
+    return -EAFNOSUPPORT;
+}
+
+// MARK: - Syscalls
+
+int bk_socket(int family, int transport) {
+    int type = transport == 1 ? SOCK_DGRAM : SOCK_STREAM;
+    int fd = socket(family, type | SOCK_CLOEXEC, 0);
+    return fd < 0 ? NEG_ERRNO : fd;
+}
+
+int bk_bind(int fd, const bk_addr *a) {
+    struct sockaddr_storage ss;
+    int len = bk_sockaddr_encode(a, &ss);
+    if (len < 0) return len;
+    return bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0 ? NEG_ERRNO : 0;
+}
+
+int bk_bind_raw(int fd, const void *sa, socklen_t len) {
+    return bind(fd, (const struct sockaddr *)sa, len) < 0 ? NEG_ERRNO : 0;
+}
+
+int bk_listen(int fd, int backlog) {
+    return listen(fd, backlog) < 0 ? NEG_ERRNO : 0;
+}
+
+int bk_connect(int fd, const bk_addr *a, int timeout_ms) {
+    struct sockaddr_storage ss;
+    int len = bk_sockaddr_encode(a, &ss);
+    if (len < 0) return len;
+    if (timeout_ms < 0) {
+        int r;
+        do { r = connect(fd, (struct sockaddr *)&ss, (socklen_t)len); } while (r < 0 && errno == EINTR);
+        return r < 0 ? NEG_ERRNO : 0;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return NEG_ERRNO;
+    if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return NEG_ERRNO;
+    int result = 0;
+    if (connect(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
+        if (errno != EINPROGRESS) {
+            result = NEG_ERRNO;
+        } else {
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            int n;
+            do { n = poll(&p, 1, timeout_ms); } while (n < 0 && errno == EINTR);
+            if (n < 0) {
+                result = NEG_ERRNO;
+            } else if (n == 0) {
+                result = -ETIMEDOUT;
+            } else {
+                int err = 0;
+                socklen_t elen = sizeof(err);
+                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) result = NEG_ERRNO;
+                else if (err != 0) result = -err;
+            }
+        }
+    }
+    if (!(flags & O_NONBLOCK)) (void)fcntl(fd, F_SETFL, flags);
+    return result;
+}
+
+int bk_accept(int fd, bk_addr *peer) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int r;
+    do { r = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC); } while (r < 0 && errno == EINTR);
+    if (r < 0) return NEG_ERRNO;
+    if (peer) (void)bk_sockaddr_decode(&ss, len, peer);
+    return r;
+}
+
+static int name_call(int fd, bk_addr *out, int peer) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int r = peer ? getpeername(fd, (struct sockaddr *)&ss, &len) : getsockname(fd, (struct sockaddr *)&ss, &len);
+    if (r < 0) return NEG_ERRNO;
+    return bk_sockaddr_decode(&ss, len, out);
+}
+
+int bk_getsockname(int fd, bk_addr *out) { return name_call(fd, out, 0); }
+int bk_getpeername(int fd, bk_addr *out) { return name_call(fd, out, 1); }
+
+int bk_shutdown(int fd, int how) {
+    return shutdown(fd, how) < 0 ? NEG_ERRNO : 0;
+}
+
+int bk_close(int fd) {
+    // Linux releases the descriptor even when close() reports EINTR: never retry.
+    return close(fd) < 0 && errno != EINTR ? NEG_ERRNO : 0;
+}
+
+int bk_setsockopt_int(int fd, int level, int name, int value) {
+    return setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? NEG_ERRNO : 0;
+}
+
+int bk_getsockopt_int(int fd, int level, int name, int *value) {
+    socklen_t len = sizeof(*value);
+    *value = 0;
+    return getsockopt(fd, level, name, value, &len) < 0 ? NEG_ERRNO : 0;
+}
+
+int bk_setsockopt_raw(int fd, int level, int name, const void *value, socklen_t len) {
+    return setsockopt(fd, level, name, value, len) < 0 ? NEG_ERRNO : 0;
+}
+
+int bk_getsockopt_raw(int fd, int level, int name, void *value, socklen_t *len) {
+    return getsockopt(fd, level, name, value, len) < 0 ? NEG_ERRNO : 0;
+}
+
+int bk_set_timeout_us(int fd, int name, int64_t usec) {
+    if (usec < 0) return -EINVAL;
+    struct timeval tv = {.tv_sec = (time_t)(usec / 1000000), .tv_usec = (suseconds_t)(usec % 1000000)};
+    return setsockopt(fd, SOL_SOCKET, name, &tv, sizeof(tv)) < 0 ? NEG_ERRNO : 0;
+}
+
+int bk_get_timeout_us(int fd, int name, int64_t *usec) {
+    struct timeval tv;
+    socklen_t len = sizeof(tv);
+    if (getsockopt(fd, SOL_SOCKET, name, &tv, &len) < 0) return NEG_ERRNO;
+    *usec = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+    return 0;
+}
+
+int bk_set_nonblocking(int fd, bool on) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return NEG_ERRNO;
+    flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+    return fcntl(fd, F_SETFL, flags) < 0 ? NEG_ERRNO : 0;
+}
+
+int bk_get_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return NEG_ERRNO;
+    return (flags & O_NONBLOCK) ? 1 : 0;
+}
+
+int bk_count_open_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return NEG_ERRNO;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] != '.') n++;
+    }
+    closedir(d);
+    return n - 1;  // the directory's own descriptor
+}
+
+// MARK: - Text addresses
+
+int bk_inet_pton4(const char *s, uint8_t out[4]) { return inet_pton(AF_INET, s, out) == 1 ? 1 : 0; }
+int bk_inet_pton6(const char *s, uint8_t out[16]) { return inet_pton(AF_INET6, s, out) == 1 ? 1 : 0; }
+
+int bk_inet_aton(const char *s, uint8_t out[4]) {
+    struct in_addr a;
+    if (inet_aton(s, &a) == 0) return 0;
+    memcpy(out, &a, 4);
+    return 1;
+}
+
+int bk_inet_ntop4(const uint8_t in[4], char *buf, size_t len) {
+    if (inet_ntop(AF_INET, in, buf, (socklen_t)len) == NULL) return -ENOSPC;
+    return (int)strlen(buf);
+}
+
+int bk_inet_ntop6(const uint8_t in[16], char *buf, size_t len) {
+    if (inet_ntop(AF_INET6, in, buf, (socklen_t)len) == NULL) return -ENOSPC;
+    return (int)strlen(buf);
+}
+
+int bk_bench_pton(const char *const *strings, int count, int reps) {
+    int accepted = 0;
+    uint8_t buf[16];
+    for (int r = 0; r < reps; r++) {
+        accepted = 0;
+        for (int i = 0; i < count; i++) {
+            const char *s = strings[i];
+            int family = strchr(s, ':') ? AF_INET6 : AF_INET;
+            accepted += inet_pton(family, s, buf) == 1;
+        }
+    }
+    return accepted;
+}
+
+int bk_bench_bind_cycle(int iterations, uint16_t port) {
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < iterations; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) return NEG_ERRNO;
+        int one = 1;
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+            bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+            int e = NEG_ERRNO;
+            close(fd);
+            return e;
+        }
+        close(fd);
+    }
+    return 0;
+}
+
+// MARK: - Capabilities
+
+static uint64_t flag_mask(cap_t caps, cap_flag_t which) {
+    uint64_t mask = 0;
+    int max = bk_cap_max_bits();
+    for (int c = 0; c <= max && c < 64; c++) {
+        cap_flag_value_t v = CAP_CLEAR;
+        if (cap_get_flag(caps, (cap_value_t)c, which, &v) == 0 && v == CAP_SET) mask |= (1ULL << c);
+    }
+    return mask;
+}
+
+int bk_cap_max_bits(void) {
+    // cap_max_bits() returns the number of capabilities the kernel knows.
+    unsigned n = cap_max_bits();
+    return n == 0 ? CAP_LAST_CAP : (int)n - 1;
+}
+
+int bk_caps_self(bk_capsets *out) {
+    memset(out, 0, sizeof(*out));
+    cap_t caps = cap_get_proc();
+    if (!caps) return NEG_ERRNO;
+    out->effective = flag_mask(caps, CAP_EFFECTIVE);
+    out->permitted = flag_mask(caps, CAP_PERMITTED);
+    out->inheritable = flag_mask(caps, CAP_INHERITABLE);
+    cap_free(caps);
+    int max = bk_cap_max_bits();
+    for (int c = 0; c <= max && c < 64; c++) {
+        if (cap_get_bound((cap_value_t)c) == 1) out->bounding |= (1ULL << c);
+        if (cap_get_ambient((cap_value_t)c) == 1) out->ambient |= (1ULL << c);
+    }
+    return 0;
+}
+
+int bk_caps_file(const char *path, bk_capsets *out) {
+    memset(out, 0, sizeof(*out));
+    if (access(path, F_OK) != 0) return NEG_ERRNO;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NEG_ERRNO;
+    errno = 0;
+    cap_t caps = cap_get_fd(fd);
+    int saved = errno;
+    close(fd);
+    if (!caps) return (saved == ENODATA || saved == 0 || saved == ENOTSUP) ? 0 : -saved;
+    out->effective = flag_mask(caps, CAP_EFFECTIVE);
+    out->permitted = flag_mask(caps, CAP_PERMITTED);
+    out->inheritable = flag_mask(caps, CAP_INHERITABLE);
+    cap_free(caps);
+    return 1;
+}
+
+int bk_cap_from_name(const char *name) {
+    cap_value_t v;
+    char lower[64];
+    size_t n = strlen(name);
+    if (n == 0 || n >= sizeof(lower)) return -EINVAL;
+    for (size_t i = 0; i <= n; i++) {
+        char c = name[i];
+        lower[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    if (strncmp(lower, "cap_", 4) != 0) return -EINVAL;
+    if (cap_from_name(lower, &v) != 0) return -EINVAL;
+    return (int)v;
+}
+
+int bk_thread_set_effective_caps(uint64_t effective) {
+    cap_t caps = cap_get_proc();
+    if (!caps) return NEG_ERRNO;
+    int max = bk_cap_max_bits();
+    for (int c = 0; c <= max && c < 64; c++) {
+        cap_value_t v = (cap_value_t)c;
+        cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, (effective >> c) & 1 ? CAP_SET : CAP_CLEAR);
+    }
+    int r = cap_set_proc(caps) < 0 ? NEG_ERRNO : 0;
+    cap_free(caps);
+    return r;
+}
+
+int bk_thread_set_euid(uint32_t euid) {
+    // The raw system call, not glibc's setresuid(), which would change every thread.
+    long r = syscall(SYS_setresuid, (uid_t)-1, (uid_t)euid, (uid_t)-1);
+    return r < 0 ? NEG_ERRNO : 0;
+}
+
+int bk_no_new_privs(void) {
+    int r = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+    return r < 0 ? NEG_ERRNO : r;
+}
+
+int bk_in_initial_userns(void) {
+    // The initial user namespace maps the whole uid range: "0 0 4294967295".
+    int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NEG_ERRNO;
+    char buf[256];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0) return NEG_ERRNO;
+    buf[n] = 0;
+    unsigned long a = 1, b = 1, c = 0;
+    if (sscanf(buf, "%lu %lu %lu", &a, &b, &c) != 3) return 0;
+    return (a == 0 && b == 0 && c == 4294967295UL) ? 1 : 0;
+}
+
+// MARK: - Interfaces
+
+static uint8_t prefix_of(const struct sockaddr *mask) {
+    if (!mask) return 0;
+    const uint8_t *p;
+    size_t n;
+    if (mask->sa_family == AF_INET) {
+        p = (const uint8_t *)&((const struct sockaddr_in *)mask)->sin_addr;
+        n = 4;
+    } else if (mask->sa_family == AF_INET6) {
+        p = (const uint8_t *)&((const struct sockaddr_in6 *)mask)->sin6_addr;
+        n = 16;
+    } else {
+        return 0;
+    }
+    uint8_t bits = 0;
+    for (size_t i = 0; i < n; i++) bits += (uint8_t)__builtin_popcount(p[i]);
+    return bits;
+}
+
+int bk_interfaces(bk_ifaddr *out, int max) {
+    struct ifaddrs *list;
+    if (getifaddrs(&list) < 0) return NEG_ERRNO;
+    int count = 0;
+    // Addresses first.
+    for (struct ifaddrs *i = list; i; i = i->ifa_next) {
+        if (!i->ifa_addr) continue;
+        int fam = i->ifa_addr->sa_family;
+        if (fam != AF_INET && fam != AF_INET6) continue;
+        if (count < max) {
+            bk_ifaddr *o = &out[count];
+            memset(o, 0, sizeof(*o));
+            strncpy(o->name, i->ifa_name, sizeof(o->name) - 1);
+            o->index = if_nametoindex(i->ifa_name);
+            o->flags = i->ifa_flags;
+            o->family = fam;
+            bk_addr a;
+            socklen_t len = fam == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+            if (bk_sockaddr_decode(i->ifa_addr, len, &a) == 0) {
+                memcpy(o->addr, a.bytes, 16);
+                o->scope_id = a.scope_id;
+            }
+            o->prefix_len = prefix_of(i->ifa_netmask);
+        }
+        count++;
+    }
+    // Then interfaces that have no address at all (AF_PACKET entries only).
+    for (struct ifaddrs *i = list; i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_PACKET) continue;
+        int has = 0;
+        for (struct ifaddrs *j = list; j; j = j->ifa_next) {
+            if (j->ifa_addr && (j->ifa_addr->sa_family == AF_INET || j->ifa_addr->sa_family == AF_INET6) &&
+                strcmp(j->ifa_name, i->ifa_name) == 0) {
+                has = 1;
+                break;
+            }
+        }
+        if (has) continue;
+        if (count < max) {
+            bk_ifaddr *o = &out[count];
+            memset(o, 0, sizeof(*o));
+            strncpy(o->name, i->ifa_name, sizeof(o->name) - 1);
+            o->index = if_nametoindex(i->ifa_name);
+            o->flags = i->ifa_flags;
+        }
+        count++;
+    }
+    freeifaddrs(list);
+    return count;
+}
+
+int bk_if_nametoindex(const char *name) {
+    unsigned idx = if_nametoindex(name);
+    return idx == 0 ? NEG_ERRNO : (int)idx;
+}
+
+int bk_if_indextoname(uint32_t index, char out[16]) {
+    return if_indextoname(index, out) == NULL ? NEG_ERRNO : 0;
+}

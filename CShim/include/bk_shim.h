@@ -1,0 +1,164 @@
+// CBindShim: the only place in BindKit that touches C structs, errno, libcap,
+// netlink and namespaces. Every function returns 0 or a positive value on
+// success and -errno on failure, so Swift never reads the global errno.
+#ifndef BK_SHIM_H
+#define BK_SHIM_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - Constants Swift may not see through Glibc
+
+static const int BK_IP_FREEBIND = 15;
+static const int BK_IP_TRANSPARENT = 19;
+static const int BK_IP_LOCAL_PORT_RANGE = 51;
+static const int BK_IPV6_FREEBIND = 78;
+static const int BK_IPV6_TRANSPARENT = 75;
+static const int BK_IPV6_V6ONLY = 26;
+static const int BK_SO_REUSEPORT = 15;
+static const int BK_SO_BINDTODEVICE = 25;
+static const int BK_IFNAMSIZ = 16;
+static const int BK_SIN6_LEN_RFC2133 = 24;
+
+// MARK: - Socket addresses
+
+/// An address in a form Swift can copy without knowing sockaddr layouts.
+typedef struct bk_addr {
+    int32_t family;      // AF_INET or AF_INET6 (or whatever the kernel said)
+    uint16_t port;       // host byte order
+    uint8_t bytes[16];   // IPv4 in bytes[0..3]
+    uint32_t scope_id;   // IPv6 only
+    uint32_t flowinfo;   // IPv6 only
+} bk_addr;
+
+/// Encodes `a` into `out`; returns the sockaddr length, or -EAFNOSUPPORT.
+int bk_sockaddr_encode(const bk_addr *a, struct sockaddr_storage *out);
+/// Decodes `len` raw bytes of a sockaddr (any family, any length) into `out`.
+/// Returns 0, -EINVAL when the length is too short for the family, or
+/// -EAFNOSUPPORT for a family other than AF_INET/AF_INET6.
+int bk_sockaddr_decode(const void *raw, size_t len, bk_addr *out);
+
+// MARK: - Syscalls (all return -errno on failure)
+
+/// socket(2) with SOCK_CLOEXEC; `transport` 0 = TCP (SOCK_STREAM), 1 = UDP (SOCK_DGRAM).
+int bk_socket(int family, int transport);
+/// bind(2) with the address encoded for `a->family`.
+int bk_bind(int fd, const bk_addr *a);
+/// bind(2) with raw sockaddr bytes, exactly as given (for foreign families/lengths).
+int bk_bind_raw(int fd, const void *sa, socklen_t len);
+int bk_listen(int fd, int backlog);
+/// connect(2); with timeout_ms >= 0 the socket is made non-blocking for the call and
+/// poll(2) waits at most that long (-ETIMEDOUT past it).
+int bk_connect(int fd, const bk_addr *a, int timeout_ms);
+/// accept4(2) with SOCK_CLOEXEC; `peer` may be NULL. Returns the new descriptor.
+int bk_accept(int fd, bk_addr *peer);
+int bk_getsockname(int fd, bk_addr *out);
+int bk_getpeername(int fd, bk_addr *out);
+int bk_shutdown(int fd, int how);
+int bk_close(int fd);
+int bk_setsockopt_int(int fd, int level, int name, int value);
+int bk_getsockopt_int(int fd, int level, int name, int *value);
+int bk_setsockopt_raw(int fd, int level, int name, const void *value, socklen_t len);
+int bk_getsockopt_raw(int fd, int level, int name, void *value, socklen_t *len);
+/// SO_RCVTIMEO / SO_SNDTIMEO in microseconds.
+int bk_set_timeout_us(int fd, int name, int64_t usec);
+int bk_get_timeout_us(int fd, int name, int64_t *usec);
+int bk_set_nonblocking(int fd, bool on);
+int bk_get_nonblocking(int fd);
+/// Counts entries of /proc/self/fd (less the one used to read it).
+int bk_count_open_fds(void);
+
+// MARK: - Text addresses through the C library (the oracle for tests and benchmarks)
+
+int bk_inet_pton4(const char *s, uint8_t out[4]);   // 1 ok, 0 invalid
+int bk_inet_pton6(const char *s, uint8_t out[16]);  // 1 ok, 0 invalid
+int bk_inet_aton(const char *s, uint8_t out[4]);    // 1 ok, 0 invalid
+/// inet_ntop into buf; returns the length written or -ENOSPC.
+int bk_inet_ntop4(const uint8_t in[4], char *buf, size_t len);
+int bk_inet_ntop6(const uint8_t in[16], char *buf, size_t len);
+/// Parses each of `count` strings with inet_pton (IPv6 when it has a ':'),
+/// `reps` times; returns the number of accepted strings in the last pass.
+int bk_bench_pton(const char *const *strings, int count, int reps);
+/// `iterations` of socket + SO_REUSEADDR + bind(127.0.0.1:port) + close.
+/// Returns 0 or -errno of the first failure.
+int bk_bench_bind_cycle(int iterations, uint16_t port);
+
+// MARK: - Capabilities (libcap)
+
+/// Capability sets as bit masks: bit N is capability number N.
+typedef struct bk_capsets {
+    uint64_t effective;
+    uint64_t permitted;
+    uint64_t inheritable;
+    uint64_t bounding;
+    uint64_t ambient;
+} bk_capsets;
+
+/// The calling thread's capability sets.
+int bk_caps_self(bk_capsets *out);
+/// File capabilities of `path` (cap_get_file): effective, permitted, inheritable
+/// (bounding/ambient are 0). Returns 1 when the file has capabilities, 0 when it has
+/// none, -errno when it cannot be read.
+int bk_caps_file(const char *path, bk_capsets *out);
+/// Capability number for a name like "cap_net_bind_service" (any case), or -EINVAL.
+int bk_cap_from_name(const char *name);
+/// The highest capability number this kernel knows.
+int bk_cap_max_bits(void);
+/// Sets the calling thread's effective set to `effective` (must be within permitted).
+int bk_thread_set_effective_caps(uint64_t effective);
+/// Changes only the calling thread's effective uid (raw setresuid(-1, euid, -1), so
+/// other threads keep theirs). Permitted capabilities stay while the real uid is 0.
+int bk_thread_set_euid(uint32_t euid);
+/// no_new_privs of the calling thread (prctl PR_GET_NO_NEW_PRIVS): 0, 1 or -errno.
+int bk_no_new_privs(void);
+/// Whether the calling thread's user namespace is the initial one: 1 yes, 0 no.
+int bk_in_initial_userns(void);
+
+// MARK: - Interfaces
+
+typedef struct bk_ifaddr {
+    char name[16];
+    uint32_t index;
+    uint32_t flags;       // IFF_*
+    int32_t family;       // AF_INET, AF_INET6, or 0 for an interface with no address
+    uint8_t addr[16];
+    uint8_t prefix_len;
+    uint32_t scope_id;
+} bk_ifaddr;
+
+/// getifaddrs(3) of the calling thread's network namespace, one entry per address
+/// (AF_INET/AF_INET6) plus one with family 0 for each interface without an address.
+/// Returns the count; when it exceeds `max`, only `max` are written.
+int bk_interfaces(bk_ifaddr *out, int max);
+int bk_if_nametoindex(const char *name);
+int bk_if_indextoname(uint32_t index, char out[16]);
+
+// MARK: - Network namespaces (act on the calling thread only)
+
+/// unshare(CLONE_NEWNET): moves the calling thread into a new private network namespace.
+int bk_unshare_netns(void);
+/// Opens the calling thread's current network namespace (a descriptor for bk_setns).
+int bk_netns_open_current(void);
+/// setns(fd, CLONE_NEWNET).
+int bk_setns_net(int fd);
+/// Brings an interface up (SIOCSIFFLAGS).
+int bk_link_up(const char *name);
+/// Creates a veth pair through rtnetlink.
+int bk_veth_create(const char *name, const char *peer);
+/// Adds an address through rtnetlink; `nodad` sets IFA_F_NODAD.
+int bk_addr_add(uint32_t ifindex, int family, const uint8_t *addr, uint8_t prefix_len, bool nodad);
+/// The inode of a namespace file such as "/proc/thread-self/ns/net" (for leak checks).
+int64_t bk_ns_inode(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

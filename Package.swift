@@ -1,0 +1,51 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "BindKit",
+    products: [
+        .library(name: "BindKit", targets: ["BindKit"]),
+        .library(name: "BindRules", targets: ["BindRules"]),
+        .library(name: "BindConformance", targets: ["BindConformance"]),
+        .executable(name: "bindcheck", targets: ["bindcheck"]),
+        .executable(name: "bindbench", targets: ["bindbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        .target(
+            name: "CBindShim",
+            path: "CShim",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("cap")]
+        ),
+        .target(
+            name: "BindKit",
+            dependencies: ["CBindShim", .product(name: "SystemPackage", package: "swift-system")]
+        ),
+        .target(name: "BindRules", dependencies: ["BindKit"]),
+        .target(name: "BindConformance", dependencies: ["BindRules", "BindKit", "CBindShim"]),
+        .executableTarget(
+            name: "bindcheck",
+            dependencies: ["BindConformance", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(name: "bindbench", dependencies: ["BindConformance", "BindKit", "CBindShim"]),
+        .testTarget(
+            name: "BindKitTests",
+            dependencies: ["BindKit", "CBindShim", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "BindRulesTests",
+            dependencies: ["BindRules", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "BindConformanceTests",
+            dependencies: ["BindConformance", .product(name: "PropertyBased", package: "swift-property-based")],
+            resources: []
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
