@@ -1,1 +1,106 @@
-print("bindbench")
+import BindKit
+import CBindShim
+import Foundation
+
+// bindbench: every figure is a ratio against C measured in the same process, same run.
+// Usage: swift run -c release bindbench [--json] [--quick]
+
+let arguments = CommandLine.arguments.dropFirst()
+let json = arguments.contains("--json")
+let quick = arguments.contains("--quick")
+let unknown = arguments.filter { $0 != "--json" && $0 != "--quick" }
+if !unknown.isEmpty {
+    FileHandle.standardError.write(Data("bindbench: unknown argument \(unknown.joined(separator: " ")); usage: bindbench [--json] [--quick]\n".utf8))
+    exit(64)
+}
+
+let repetitions = quick ? 5 : 15
+
+/// Seconds taken by `body`.
+func time(_ body: () -> Void) -> Double {
+    let start = ContinuousClock.now
+    body()
+    let d = ContinuousClock.now - start
+    return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// Median over repetitions of (Swift time ÷ C time), alternating the two so drift hits both.
+func ratio(_ swift: () -> Void, _ c: () -> Void) -> (ratio: Double, swift: Double, c: Double) {
+    swift(); c()  // warm up
+    var ratios: [Double] = [], ss: [Double] = [], cs: [Double] = []
+    for _ in 0..<repetitions {
+        let a = time(swift), b = time(c)
+        ratios.append(a / b); ss.append(a); cs.append(b)
+    }
+    return (median(ratios), median(ss), median(cs))
+}
+
+// MARK: bind_cycle_ratio
+let bindIterations = quick ? 2_000 : 10_000
+let port = (try? Socket.findFreePort(on: .v4(.loopback), transport: .tcp)) ?? 40_000
+let loopback = SocketAddress(ip: .v4(.loopback), port: port)
+var failure: String?
+let bind = ratio({
+    for _ in 0..<bindIterations {
+        do {
+            let s = try Socket(family: .inet, transport: .tcp)
+            try s.setReuseAddress(true)
+            try s.bind(to: loopback)
+        } catch { failure = "\(error)"; return }
+    }
+}, {
+    let r = bk_bench_bind_cycle(Int32(bindIterations), port)
+    if r < 0 { failure = "C loop: \(ErrnoName.name(-r) ?? "\(r)")" }
+})
+if let failure {
+    FileHandle.standardError.write(Data("bindbench: bind cycle failed: \(failure)\n".utf8))
+    exit(1)
+}
+
+// MARK: parse_ratio
+let corpus: [String] = [
+    "127.0.0.1", "0.0.0.0", "192.0.2.1", "10.0.0.255", "255.255.255.255", "172.16.254.3", "8.8.8.8", "1.2.3.4",
+    "::", "::1", "2001:db8::1", "fe80::1", "2001:db8:85a3::8a2e:370:7334", "::ffff:192.0.2.1",
+    "ff02::1", "2001:0db8:0000:0000:0000:ff00:0042:8329", "1:2:3:4:5:6:7:8", "64:ff9b::192.0.2.33",
+    "10.0.0.256", "1.2.3", "::ffff:1.2.3.256", "gggg::1", "1:2:3:4:5:6:7:8:9", "",
+]
+let parseReps = quick ? 2_000 : 20_000
+var sink = 0
+let cStrings = corpus.map { strdup($0) }
+defer { cStrings.forEach { free($0) } }
+let parse = ratio({
+    var accepted = 0
+    for _ in 0..<parseReps {
+        for s in corpus where (try? IPAddress(parsing: s)) != nil { accepted += 1 }
+    }
+    sink &+= accepted
+}, {
+    cStrings.withUnsafeBufferPointer { buf in
+        buf.withMemoryRebound(to: UnsafePointer<CChar>?.self) { p in
+            sink &+= Int(bk_bench_pton(p.baseAddress, Int32(corpus.count), Int32(parseReps)))
+        }
+    }
+})
+
+if json {
+    let object: [String: Any] = [
+        "bind_cycle_ratio": (bind.ratio * 1000).rounded() / 1000,
+        "bind_cycle_ns_swift": (bind.swift / Double(bindIterations) * 1e9).rounded(),
+        "bind_cycle_ns_c": (bind.c / Double(bindIterations) * 1e9).rounded(),
+        "parse_ratio": (parse.ratio * 1000).rounded() / 1000,
+        "parse_ns_swift": (parse.swift / Double(parseReps * corpus.count) * 1e9 * 10).rounded() / 10,
+        "parse_ns_c": (parse.c / Double(parseReps * corpus.count) * 1e9 * 10).rounded() / 10,
+        "repetitions": repetitions,
+    ]
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+} else {
+    print("bind_cycle_ratio \(String(format: "%.3f", bind.ratio))  (Socket \(Int(bind.swift / Double(bindIterations) * 1e9)) ns vs C \(Int(bind.c / Double(bindIterations) * 1e9)) ns per socket+SO_REUSEADDR+bind+close; goal <= 1.05)")
+    print("parse_ratio      \(String(format: "%.3f", parse.ratio))  (BindKit vs inet_pton over \(corpus.count) mixed strings; goal <= 0.5)")
+}
+if sink == 42 { print("") }  // keep the work observable

@@ -1,0 +1,102 @@
+import BindKit
+import CBindShim
+import Foundation
+import SystemPackage
+
+/// Why a kernel run could not start.
+public enum NamespaceError: Error, CustomStringConvertible, Equatable {
+    /// The process may not create network namespaces (needs CAP_SYS_ADMIN; CAP_NET_ADMIN for the fixture).
+    case notPermitted(String)
+    /// Building the fixture failed.
+    case setup(String)
+
+    public var description: String {
+        switch self {
+        case .notPermitted(let s): "needs privilege: \(s)"
+        case .setup(let s): "namespace setup failed: \(s)"
+        }
+    }
+}
+
+/// The namespace fixture of SCENARIOS.md.
+public enum Fixture {
+    public static let veth = "bk0"
+    public static let peer = "bk1"
+    public static let ipv4 = IPv4Address(192, 0, 2, 1)
+    public static let ipv4Prefix = 24
+    public static let ipv6 = IPv6Address(high: 0x2001_0db8_0000_0000, low: 1, zone: nil)
+    public static let linkLocal = IPv6Address(high: 0xfe80_0000_0000_0000, low: 1, zone: nil)
+
+    /// Builds the fixture in the calling thread's (fresh) network namespace.
+    static func build() throws(NamespaceError) {
+        // No kernel-generated IPv6 addresses on the veth pair: set before the pair exists.
+        do { try Sysctl.write("net.ipv6.conf.default.addr_gen_mode", "1") } catch {
+            throw .setup("net.ipv6.conf.default.addr_gen_mode: \(error)")
+        }
+        try check(bk_link_up("lo"), "lo up")
+        try check(bk_veth_create(veth, peer), "veth \(veth)/\(peer)")
+        let index = bk_if_nametoindex(veth)
+        try check(index, "index of \(veth)")
+        try check(ipv4.bytes.withUnsafeBufferPointer { bk_addr_add(UInt32(index), AF_INET, $0.baseAddress, UInt8(ipv4Prefix), false) }, "192.0.2.1/24")
+        for a in [ipv6, linkLocal] {
+            try check(a.bytes.withUnsafeBufferPointer { bk_addr_add(UInt32(index), AF_INET6, $0.baseAddress, 64, true) }, "\(a)/64")
+        }
+        try check(bk_link_up(veth), "\(veth) up")
+        try check(bk_link_up(peer), "\(peer) up")
+    }
+
+    private static func check(_ r: Int32, _ what: String) throws(NamespaceError) {
+        if r < 0 { throw .setup("\(what): \(ErrnoName.name(-r) ?? "errno \(-r)")") }
+    }
+}
+
+/// Runs `body` on a new thread that first moves into a fresh private network namespace holding the
+/// fixture and the given sysctls. The thread ends after `body`, and the namespace with it: nothing
+/// of it outlives the call. `body` receives the namespace's facts, read back from it.
+public func withPrivateNamespace<T: Sendable>(
+    sysctls: [(name: String, value: String)] = [],
+    _ body: @escaping @Sendable (HostFacts) throws -> T
+) throws -> T {
+    let box = ResultBox<T>()
+    let thread = Thread {
+        box.set(Result { () throws -> T in
+            let r = bk_unshare_netns()
+            if r < 0 {
+                let name = ErrnoName.name(-r) ?? "errno \(-r)"
+                throw NamespaceError.notPermitted("unshare(CLONE_NEWNET) failed with \(name); run as root or with CAP_SYS_ADMIN and CAP_NET_ADMIN")
+            }
+            try Fixture.build()
+            for (name, value) in sysctls {
+                do { try Sysctl.write(name, value) } catch {
+                    throw NamespaceError.setup("sysctl \(name)=\(value): \(error)")
+                }
+            }
+            return try body(try HostFacts.current())
+        })
+    }
+    thread.stackSize = 8 << 20
+    thread.start()
+    return try box.wait().get()
+}
+
+/// A one-shot result handed from a worker thread to the waiting caller.
+final class ResultBox<T: Sendable>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var value: Result<T, any Error>?
+
+    func set(_ v: Result<T, any Error>) {
+        condition.lock()
+        value = v
+        condition.signal()
+        condition.unlock()
+    }
+
+    func wait() -> Result<T, any Error> {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if let value { return value }
+            condition.wait()
+        }
+    }
+}

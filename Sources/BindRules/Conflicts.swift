@@ -1,0 +1,95 @@
+import BindKit
+
+// MARK: - TCP: net/ipv4/inet_connection_sock.c
+
+/// `inet_bind_conflict(sk, sk2, uid, relax, reuseport_cb_ok, reuseport_ok)`: do the sockets'
+/// options and states forbid sharing (addresses aside)? `sk` never listened, so its reuseport
+/// group is empty and `reuseport_cb_ok` holds.
+func tcpOptionsConflict(_ sk: ModelSocket, _ sk2: ModelSocket, relax: Bool, reuseportOK: Bool) -> Bool {
+    guard devicesOverlap(sk, sk2) else { return false }
+    let uidMatches = sk2.state == .timeWait || sk.ownerUID == sk2.ownerUID
+    if sk.reuseAddress && sk2.reuseAddress && sk2.state != .listening {
+        return !relax || (!reuseportOK && sk.reusePort && sk2.reusePort && uidMatches)
+    }
+    return !reuseportOK || !sk.reusePort || !sk2.reusePort || !uidMatches
+}
+
+/// `__inet_bhash2_conflict()`: a v6-only holder never conflicts with an IPv4 or v4-mapped socket.
+func bhash2Conflict(_ sk: ModelSocket, _ sk2: ModelSocket, relax: Bool, reuseportOK: Bool) -> Bool {
+    if sk2.v6only, let b = sk.bound, b.v6 == nil || b.v6!.isV4Mapped { return false }
+    return tcpOptionsConflict(sk, sk2, relax: relax, reuseportOK: reuseportOK)
+}
+
+/// The first socket on `sk`'s port that `sk` (with its candidate address in `bound`) collides
+/// with: `inet_bhash2_addr_any_conflict()` then `inet_csk_bind_conflict()`.
+func tcpConflict(_ sk: ModelSocket, holders: [ModelSocket], relax: Bool, reuseportOK: Bool) -> ModelSocket? {
+    guard let b = sk.bound else { return nil }
+    if !b.isWildcard {
+        // inet_use_bhash2_on_bind(): only sockets on the wildcards, then on the same address.
+        for sk2 in holders {
+            if let b2 = sk2.bound, wildcardBucketCovers(b2, forSocketAt: b),
+                bhash2Conflict(sk, sk2, relax: relax, reuseportOK: reuseportOK)
+            {
+                return sk2
+            }
+        }
+        for sk2 in holders {
+            if let b2 = sk2.bound, sameBhash2Address(b, b2), bhash2Conflict(sk, sk2, relax: relax, reuseportOK: reuseportOK) {
+                return sk2
+            }
+        }
+        return nil
+    }
+    // A wildcard walks every owner of the port.
+    return holders.first { sk2 in
+        tcpOptionsConflict(sk, sk2, relax: relax, reuseportOK: reuseportOK) && rcvSaddrEqual(sk, sk2, matchWildcard: true)
+    }
+}
+
+extension BindBucket {
+    /// `sk_reuseport_match()`: a SO_REUSEPORT socket of the recorded uid whose address the record
+    /// covers takes the port without the conflict scan.
+    func reusePortMatch(_ sk: ModelSocket) -> Bool {
+        guard let f = fast, sk.reusePort, f.uid == sk.ownerUID, let b = sk.bound else { return false }
+        if f.family == .inet6, let fv6 = f.v6 {
+            return ipv6RcvSaddrEqual(fv6, b.v6, f.v4, b.v4, v6only1: f.v6only, v6only2: sk.v6only, matchSk1Wildcard: true, matchSk2Wildcard: false)
+        }
+        return ipv4RcvSaddrEqual(f.v4, b.v4, sk2V6Only: sk.v6only, matchSk1Wildcard: true, matchSk2Wildcard: false)
+    }
+
+    /// `inet_csk_update_fastreuse()` after a successful get_port of `sk` on this bucket.
+    mutating func update(joining sk: ModelSocket) {
+        guard sk.reusePort else {
+            fast = nil
+            return
+        }
+        if !reusePortMatch(sk) {
+            fast = FastReusePort(uid: sk.ownerUID, family: sk.family, v4: sk.bound?.v4 ?? 0, v6: sk.bound?.v6, v6only: sk.v6only)
+        }
+    }
+}
+
+// MARK: - UDP: net/ipv4/udp.c
+
+/// `udp_lib_lport_inuse()` for one explicit port: walks the port's sockets in hash-chain order
+/// and stops at the first that either conflicts, or shares by SO_REUSEPORT (then the port is free).
+func udpConflict(_ sk: ModelSocket, chain: [ModelSocket]) -> ModelSocket? {
+    for sk2 in chain where udpOverlaps(sk, sk2) {
+        if sk2.reusePort && sk.reusePort && sk.ownerUID == sk2.ownerUID { return nil }
+        return sk2
+    }
+    return nil
+}
+
+/// The condition of `udp_lib_lport_inuse()` before its SO_REUSEPORT test.
+func udpOverlaps(_ sk: ModelSocket, _ sk2: ModelSocket) -> Bool {
+    (!sk2.reuseAddress || !sk.reuseAddress) && devicesOverlap(sk, sk2) && rcvSaddrEqual(sk, sk2, matchWildcard: true)
+}
+
+/// With a bitmap (port 0), every overlapping socket that does not share by SO_REUSEPORT marks
+/// its port busy.
+func udpPortBusy(_ sk: ModelSocket, chain: [ModelSocket]) -> Bool {
+    chain.contains { sk2 in
+        udpOverlaps(sk, sk2) && !(sk2.reusePort && sk.reusePort && sk.ownerUID == sk2.ownerUID)
+    }
+}

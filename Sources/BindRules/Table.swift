@@ -1,0 +1,160 @@
+import BindKit
+
+/// The result of one step: `ok` or an errno name.
+public enum Outcome: Hashable, Sendable, Codable, CustomStringConvertible {
+    case ok
+    case errno(String)
+
+    public var description: String {
+        switch self {
+        case .ok: "ok"
+        case .errno(let name): name
+        }
+    }
+
+    public init(_ text: String) { self = text == "ok" ? .ok : .errno(text) }
+
+    public init(from decoder: any Decoder) throws { self.init(try decoder.singleValueContainer().decode(String.self)) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}
+
+/// A socket's state as far as bind() cares.
+public enum SocketState: String, Hashable, Sendable, Codable {
+    case created, bound, listening, timeWait = "time-wait"
+}
+
+/// The kernel's view of a bound address: `inet_rcv_saddr` and, for inet6 sockets,
+/// `sk_v6_rcv_saddr` (nil for inet sockets, which the kernel treats as v4-mapped).
+public struct BoundAddress: Hashable, Sendable {
+    /// `inet_rcv_saddr`, host byte order. For an inet6 socket: the IPv4 address of a v4-mapped
+    /// address, 0 for `::`, and 127.0.0.6 (LOOPBACK4_IPV6, never matched) for other IPv6 addresses.
+    public var v4: UInt32
+    /// `sk_v6_rcv_saddr` (without zone); nil for an inet socket.
+    public var v6: IPv6Address?
+    public var port: UInt16
+
+    /// The address as a person writes it.
+    public var text: String {
+        if let v6 { return "[\(v6)]:\(port)" }
+        return "\(IPv4Address(rawValue: v4)):\(port)"
+    }
+
+    /// Bound to a wildcard: 0.0.0.0, `::` or `::ffff:0.0.0.0` (`!inet_use_bhash2_on_bind`).
+    public var isWildcard: Bool {
+        if let v6 {
+            if v6.isUnspecified { return true }
+            if !v6.isV4Mapped { return false }
+        }
+        return v4 == 0
+    }
+}
+
+/// One socket the model knows.
+public struct ModelSocket: Hashable, Sendable {
+    public var id: String
+    public var family: AddressFamily
+    public var transport: Transport
+    /// `sk_uid`: the effective uid when the socket was created (SO_REUSEPORT compares it).
+    public var ownerUID: UInt32
+    /// The uid and capabilities later operations run under.
+    public var uid: UInt32
+    public var caps: Set<Capability>
+    public var reuseAddress = false
+    public var reusePort = false
+    /// `sk_ipv6only`: copied from net.ipv6.bindv6only at creation; set by binding a real IPv6 address.
+    public var v6only = false
+    public var freebind = false
+    public var transparent = false
+    /// `sk_bound_dev_if` (may name an index that does not exist, after a failed scoped bind).
+    public var device: UInt32 = 0
+    /// IP_LOCAL_PORT_RANGE as the kernel stores it (`low | high << 16`), 0 when unset.
+    public var localPortRange: UInt32 = 0
+    public var state: SocketState = .created
+    public var bound: BoundAddress?
+    /// Order in which the socket joined its port's owners (the kernel lists the newest first).
+    var joined = 0
+    /// UDP: an inet6 SO_REUSEPORT socket is added at the tail of its hash chain, others at the head.
+    var chainTail = false
+
+    public init(id: String, family: AddressFamily, transport: Transport, uid: UInt32, caps: Set<Capability>) {
+        self.id = id
+        self.family = family
+        self.transport = transport
+        self.ownerUID = uid
+        self.uid = uid
+        self.caps = caps
+    }
+
+    /// What the socket is, for reasons: `inet6, dual-stack, SO_REUSEADDR, listening`.
+    public var summary: String {
+        var parts = [family.rawValue]
+        if family == .inet6 { parts.append(v6only ? "v6only" : "dual-stack") }
+        if reuseAddress { parts.append("SO_REUSEADDR") }
+        if reusePort { parts.append("SO_REUSEPORT uid \(ownerUID)") }
+        if device != 0 { parts.append("device #\(device)") }
+        switch state {
+        case .listening: parts.append("listening")
+        case .timeWait: parts.append("TIME_WAIT")
+        case .bound: parts.append("bound")
+        case .created: parts.append("not bound")
+        }
+        return parts.joined(separator: ", ")
+    }
+}
+
+/// The sockets the model knows, the TIME_WAIT entries, and the TCP bind buckets' fast-path state.
+public struct SocketTable: Hashable, Sendable {
+    /// Open sockets by id.
+    public var sockets: [String: ModelSocket] = [:]
+    /// TIME_WAIT entries left by `timewait` steps (they hold their port until they expire).
+    public var timeWait: [ModelSocket] = []
+    /// The port each id was last bound to (kept after close, for `$id`).
+    public var ports: [String: UInt16] = [:]
+    /// `struct inet_bind_bucket` fast-path state per TCP port.
+    var buckets: [UInt16: BindBucket] = [:]
+    var joinCounter = 0
+
+    public init() {}
+
+    /// Every socket holding a port of `transport`: open bound sockets and TIME_WAIT entries,
+    /// newest first as the kernel walks its lists.
+    func holders(port: UInt16, transport: Transport, excluding id: String? = nil) -> [ModelSocket] {
+        var all = sockets.values.filter { $0.transport == transport && $0.bound?.port == port && $0.id != id }
+        if transport == .tcp { all += timeWait.filter { $0.bound?.port == port } }
+        return all.sorted { a, b in
+            if a.chainTail != b.chainTail { return !a.chainTail }
+            return a.chainTail ? a.joined < b.joined : a.joined > b.joined
+        }
+    }
+
+    /// Every port some socket of `transport` holds.
+    func busyPorts(transport: Transport) -> Set<UInt16> {
+        var ports = Set(sockets.values.compactMap { $0.transport == transport ? $0.bound?.port : nil })
+        if transport == .tcp { ports.formUnion(timeWait.compactMap { $0.bound?.port }) }
+        return ports
+    }
+
+    mutating func nextJoin() -> Int {
+        joinCounter += 1
+        return joinCounter
+    }
+}
+
+/// The live fast-path state of `struct inet_bind_bucket` on this kernel: the SO_REUSEPORT
+/// record (`tb->fastreuseport` = FASTREUSEPORT_STRICT with `fastuid`, `fast_rcv_saddr`, …).
+/// `tb->fastreuse` and FASTREUSEPORT_ANY cannot be reached on 6.18: `inet_csk_update_fastreuse`
+/// finds the new socket's bhash2 bucket already linked, so it never takes its "first owner" branch.
+struct BindBucket: Hashable, Sendable {
+    var fast: FastReusePort?
+
+    struct FastReusePort: Hashable, Sendable {
+        var uid: UInt32
+        var family: AddressFamily
+        var v4: UInt32
+        var v6: IPv6Address?
+        var v6only: Bool
+    }
+}
