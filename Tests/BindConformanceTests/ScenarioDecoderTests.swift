@@ -846,3 +846,38 @@ private func randomScenario(_ rng: inout some RandomNumberGenerator, name: Strin
     }
     return Scenario(name: name, sysctls: sysctls, steps: steps)
 }
+
+// MARK: - Robustness
+
+@Suite struct ScenarioDecoderRobustnessTests {
+    /// Mutations of valid files: each decodes or is rejected with a one-line message, never a crash.
+    @Test func mutatedFilesAreDecodedOrRejected() async throws {
+        let sources = try ScenarioLoader.load(paths: [testsDirectory("Scenarios/format-examples")]).map { ScenarioEncoder.encode($0.scenarios) }
+        let mutated = Generator<[UInt8], Shrink.None<[UInt8]>> { rng in
+            var bytes = Array(pick(sources, &rng).utf8)
+            let interesting: [UInt8] = Array("[]{}\",:$%.-0123456789eE \\u\n".utf8) + [0x00, 0x80, 0xC3, 0xFF]
+            for _ in 0..<Int.random(in: 1...6, using: &rng) where !bytes.isEmpty {
+                let at = Int.random(in: 0..<bytes.count, using: &rng)
+                switch Int.random(in: 0..<4, using: &rng) {
+                case 0: bytes[at] = pick(interesting, &rng)
+                case 1: bytes.remove(at: at)
+                case 2: bytes.insert(pick(interesting, &rng), at: at)
+                default: bytes.removeSubrange(at...)
+                }
+            }
+            return bytes
+        }
+        await propertyCheck(count: 500, input: mutated) { bytes in
+            do throws(ScenarioFileError) {
+                let scenarios = try ScenarioDecoder.decode(data: bytes, file: "m.json")
+                #expect(!scenarios.isEmpty)
+                // What decodes, encodes back to the same scenarios.
+                #expect((try? ScenarioDecoder.decode(text: ScenarioEncoder.encode(scenarios), file: "m.json")) == scenarios)
+            } catch {
+                #expect(error.kind == .invalid)
+                #expect(error.description.hasPrefix("m.json: "))
+                #expect(!error.description.contains("\n"))
+            }
+        }
+    }
+}
