@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "BindConformance", dependencies: ["BindRules", "BindKit", "CBindShim"]),
         .executableTarget(
             name: "bindcheck",
-            dependencies: ["BindConformance", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["BindConformance", "BindRules", "BindKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "bindbench", dependencies: ["BindConformance", "BindKit", "CBindShim"]),
         .testTarget(

@@ -57,12 +57,12 @@ public struct Socket: ~Copyable {
         try Socket.check(bk_listen(descriptor, backlog), "listen", localAddressIfAny())
     }
 
-    /// Accepts one connection, retrying EINTR. The corresponding C function is accept4(2).
-    public func accept() throws(SocketError) -> (socket: Socket, peer: SocketAddress?) {
-        var peer = bk_addr()
-        let fd = bk_accept(descriptor, &peer)
+    /// Accepts one connection, retrying EINTR; the peer is the new socket's `remoteAddress`.
+    /// The corresponding C function is accept4(2).
+    public func accept() throws(SocketError) -> Socket {
+        let fd = bk_accept(descriptor, nil)
         guard fd >= 0 else { throw SocketError(errno: Errno(rawValue: -fd), operation: "accept", address: localAddressIfAny()) }
-        return (Socket(adopting: fd, family: family, transport: transport), SocketAddress(peer))
+        return Socket(adopting: fd, family: family, transport: transport)
     }
 
     /// Connects, waiting at most `timeout` when one is given. The corresponding C function is connect(2).

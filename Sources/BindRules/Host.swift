@@ -71,7 +71,7 @@ public struct ModelHost: Hashable, Sendable, Codable {
     }
 
     /// Addresses a person could bind instead, for reasons.
-    func localAddresses(family: AddressFamily) -> [String] {
+    public func localAddresses(family: AddressFamily) -> [String] {
         interfaces.flatMap { iface in
             iface.addresses.compactMap { ia -> String? in
                 switch (ia.ip, family) {

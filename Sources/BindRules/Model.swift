@@ -589,7 +589,7 @@ public struct BindModel: Sendable {
         return Reason(
             rule: listen ? "listen-conflict" : (holder.state == .timeWait ? "time-wait" : "conflict"),
             kernel: sk.transport == .tcp ? "inet_csk_bind_conflict" : "udp_lib_lport_inuse",
-            text: "\(what) \(overlap) \(theirs) held by socket \(holder.id) (\(holder.summary)); \(why.joined(separator: "; "))",
+            text: "\(what) \(overlap) socket \(holder.id) (\(holder.summary)); \(why.joined(separator: "; "))",
             holder: Holder(holder),
             fix: sk.transport == .tcp
                 ? "allowed: SO_REUSEPORT on both under one uid, or SO_REUSEADDR on both while the holder does not listen"
@@ -598,10 +598,10 @@ public struct BindModel: Sendable {
 
     private func overlapWords(_ sk: ModelSocket, _ holder: ModelSocket) -> String {
         guard let a = sk.bound, let b = holder.bound else { return "overlaps" }
-        if a == b || sameBhash2Address(a, b) { return "is" }
-        if holder.family == .inet6 && !holder.v6only && b.v6?.isUnspecified == true { return "is covered by the dual-stack" }
-        if b.isWildcard { return "is covered by the wildcard" }
-        if a.isWildcard { return "covers" }
-        return "overlaps"
+        if sameBhash2Address(a, b) { return "is already held by" }
+        if holder.family == .inet6 && !holder.v6only && b.v6?.isUnspecified == true { return "is covered by the dual-stack \(b.text) of" }
+        if b.isWildcard { return "is covered by the wildcard \(b.text) of" }
+        if a.isWildcard { return "covers \(b.text) of" }
+        return "overlaps \(b.text) of"
     }
 }

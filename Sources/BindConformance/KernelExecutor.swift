@@ -1,0 +1,177 @@
+import BindKit
+import BindRules
+import CBindShim
+import Foundation
+import SystemPackage
+
+/// A socket the executor holds, with the credentials it runs under.
+final class KernelSocket {
+    let socket: Socket
+    var uid: UInt32
+    var caps: Set<Capability>
+
+    init(_ socket: consuming Socket, uid: UInt32, caps: Set<Capability>) {
+        self.socket = socket
+        self.uid = uid
+        self.caps = caps
+    }
+}
+
+/// Performs scenario steps against the real kernel, on the calling thread, which must already be
+/// inside a private network namespace (see `withPrivateNamespace`). Every socket it opens is closed
+/// when the executor is released; credentials are restored after every step.
+final class KernelExecutor {
+    private var sockets: [String: KernelSocket] = [:]
+    private var ports: [String: UInt16] = [:]
+    private let allCaps = Set(Capability.allCases.filter { $0.rawValue <= Int(bk_cap_max_bits()) })
+
+    /// Runs one step and names the result: "ok" or an errno name.
+    func perform(_ step: Step) -> Outcome {
+        switch step.action {
+        case .socket(let family, let transport, let options):
+            return createSocket(step.id ?? "", family, transport, options)
+        case .setsockopt(let option):
+            guard let id = step.id, let s = sockets[id] else { return .errno("EBADF") }
+            return asCreds(s.uid, s.caps) { setOption(option, on: s) }
+        case .bind(let spec):
+            guard let id = step.id, let s = sockets[id] else { return .errno("EBADF") }
+            guard let address = resolve(spec) else { return .errno("EINVAL") }
+            return asCreds(s.uid, s.caps) {
+                outcome { () throws(SocketError) in
+                    try s.socket.bind(to: address)
+                    ports[id] = try s.socket.localAddress.port
+                }
+            }
+        case .listen(let backlog):
+            guard let id = step.id, let s = sockets[id] else { return .errno("EBADF") }
+            return asCreds(s.uid, s.caps) {
+                outcome { () throws(SocketError) in
+                    try s.socket.listen(backlog: backlog)
+                    ports[id] = try s.socket.localAddress.port
+                }
+            }
+        case .close:
+            guard let id = step.id, let s = sockets.removeValue(forKey: id) else { return .errno("EBADF") }
+            _ = s  // released here: the socket closes in deinit
+            return .ok
+        case .timewait(let spec, let reuseaddr):
+            guard let address = resolve(spec) else { return .errno("EINVAL") }
+            return timeWait(at: address, reuseaddr: reuseaddr, id: step.id)
+        }
+    }
+
+    private func resolve(_ spec: AddressSpec) -> SocketAddress? {
+        switch spec.port {
+        case .number(let n): return SocketAddress(ip: spec.ip, port: n)
+        case .reference(let id): return ports[id].map { SocketAddress(ip: spec.ip, port: $0) }
+        }
+    }
+
+    private func outcome(_ body: () throws(SocketError) -> Void) -> Outcome {
+        do {
+            try body()
+            return .ok
+        } catch {
+            return .errno(error.errnoName)
+        }
+    }
+
+    /// Runs `body` with the thread's effective uid and capabilities set as given, then restores
+    /// uid 0 with every capability. Only this thread changes (raw setresuid, capset).
+    private func asCreds(_ uid: UInt32, _ caps: Set<Capability>, _ body: () -> Outcome) -> Outcome {
+        if uid != 0 { _ = bk_thread_set_euid(uid) }
+        _ = bk_thread_set_effective_caps(Capability.mask(of: caps))
+        defer {
+            _ = bk_thread_set_euid(0)
+            _ = bk_thread_set_effective_caps(Capability.mask(of: allCaps))
+        }
+        return body()
+    }
+
+    private func createSocket(_ id: String, _ family: AddressFamily, _ transport: Transport, _ options: [SocketOptionSetting]) -> Outcome {
+        var uid: UInt32 = 0
+        var caps: Set<Capability>?
+        for o in options {
+            if case .uid(let u) = o { uid = u }
+            if case .caps(let c) = o { caps = c }
+        }
+        let effective = caps ?? (uid == 0 ? allCaps : [])
+        return asCreds(uid, effective) {
+            let s: Socket
+            do throws(SocketError) { s = try Socket(family: family, transport: transport) } catch { return .errno(error.errnoName) }
+            let held = KernelSocket(s, uid: uid, caps: effective)
+            sockets[id] = held
+            for o in options {
+                if case .uid = o { continue }
+                if case .caps = o { continue }
+                let r = setOption(o, on: held)
+                if r != .ok { return r }
+            }
+            return .ok
+        }
+    }
+
+    private func setOption(_ option: SocketOptionSetting, on s: KernelSocket) -> Outcome {
+        switch option {
+        case .uid(let u):
+            s.uid = u
+            return .ok
+        case .caps(let c):
+            s.caps = c
+            return .ok
+        case .reuseaddr(let v): return outcome { () throws(SocketError) in try s.socket.setReuseAddress(v) }
+        case .reuseport(let v): return outcome { () throws(SocketError) in try s.socket.setReusePort(v) }
+        case .v6only(let v): return outcome { () throws(SocketError) in try s.socket.setV6Only(v) }
+        case .freebind(let v): return outcome { () throws(SocketError) in try s.socket.setFreebind(v) }
+        case .transparent(let v): return outcome { () throws(SocketError) in try s.socket.setTransparent(v) }
+        case .device(let name): return outcome { () throws(SocketError) in try s.socket.setBindToDevice(name) }
+        case .localPortRange(let low, let high):
+            return outcome { () throws(SocketError) in try s.socket.setLocalPortRange(low == 0 && high == 0 ? nil : (low, high)) }
+        }
+    }
+
+    /// A listener accepts one connection whose accepted side closes first, leaving TIME_WAIT on
+    /// the connection's local address; client and listener are then closed.
+    private func timeWait(at address: SocketAddress, reuseaddr: Bool, id: String?) -> Outcome {
+        do throws(SocketError) {
+            let listener = try Socket(family: address.family, transport: .tcp)
+            try listener.setReuseAddress(reuseaddr)
+            try listener.bind(to: address)
+            try listener.listen(backlog: 4)
+            let bound = try listener.localAddress
+            if let id { ports[id] = bound.port }
+            var target = SocketAddress(ip: address.ip, port: bound.port)
+            switch address.ip {
+            case .v4(let a) where a.isUnspecified: target.ip = .v4(.loopback)
+            case .v6(let a) where a.isUnspecified: target.ip = .v6(.loopback)
+            case .v6(let a) where a.v4Mapped?.isUnspecified == true: target.ip = .v6(IPv6Address(v4Mapped: .loopback))
+            default: break
+            }
+            let client = try Socket(family: address.family, transport: .tcp)
+            try client.connect(to: target, timeout: .seconds(5))
+            do {
+                let accepted = try listener.accept()
+                try accepted.close()
+            }
+            // The client sees EOF, then sends its FIN; once it is CLOSED the accepted side has
+            // taken TIME_WAIT.
+            var byte: UInt8 = 0
+            _ = Glibc.read(client.descriptor, &byte, 1)
+            try client.shutdown(.write)
+            for _ in 0..<500 {
+                if tcpState(client.descriptor) == 7 { break }  // TCP_CLOSE
+                usleep(1000)
+            }
+            return .ok
+        } catch {
+            return .errno(error.errnoName)
+        }
+    }
+
+    private func tcpState(_ fd: Int32) -> UInt8 {
+        var info = [UInt8](repeating: 0, count: 256)
+        var len = socklen_t(info.count)
+        let r = info.withUnsafeMutableBytes { bk_getsockopt_raw(fd, 6 /* IPPROTO_TCP */, 11 /* TCP_INFO */, $0.baseAddress, &len) }
+        return r == 0 ? info[0] : 0
+    }
+}
