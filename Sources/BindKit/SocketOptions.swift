@@ -117,7 +117,7 @@ extension Socket {
     public func setKeepAlive(_ on: Bool) throws(SocketError) { try setInt(SOL_SOCKET_, SO_KEEPALIVE_, on ? 1 : 0, "SO_KEEPALIVE") }
     public func keepAlive() throws(SocketError) -> Bool { try getInt(SOL_SOCKET_, SO_KEEPALIVE_, "SO_KEEPALIVE") != 0 }
 
-    /// `SO_RCVTIMEO`, microsecond resolution; `nil` or zero means wait forever.
+    /// `SO_RCVTIMEO`; the kernel stores jiffies, so what is read back is rounded to the tick. `nil` or zero means wait forever.
     public func setReceiveTimeout(_ timeout: Duration?) throws(SocketError) {
         try Socket.check(bk_set_timeout_us(descriptor, SO_RCVTIMEO_, Socket.micros(timeout)), "setsockopt(SO_RCVTIMEO)")
     }
@@ -127,7 +127,7 @@ extension Socket {
         return us == 0 ? nil : .microseconds(us)
     }
 
-    /// `SO_SNDTIMEO`, microsecond resolution; `nil` or zero means wait forever.
+    /// `SO_SNDTIMEO`; the kernel stores jiffies, so what is read back is rounded to the tick. `nil` or zero means wait forever.
     public func setSendTimeout(_ timeout: Duration?) throws(SocketError) {
         try Socket.check(bk_set_timeout_us(descriptor, SO_SNDTIMEO_, Socket.micros(timeout)), "setsockopt(SO_SNDTIMEO)")
     }
