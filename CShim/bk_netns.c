@@ -54,6 +54,18 @@ int bk_link_up(const char *name) {
     return r;
 }
 
+int bk_link_flags(const char *name) {
+    if (strlen(name) >= IFNAMSIZ) return -ENAMETOOLONG;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return NEG_ERRNO;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    int r = ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ? NEG_ERRNO : (ifr.ifr_flags & 0xffff);
+    close(fd);
+    return r;
+}
+
 // MARK: - rtnetlink
 
 typedef struct {

@@ -151,6 +151,8 @@ int bk_netns_open_current(void);
 int bk_setns_net(int fd);
 /// Brings an interface up (SIOCSIFFLAGS).
 int bk_link_up(const char *name);
+/// The interface's flags (SIOCGIFFLAGS: IFF_UP 0x1, IFF_RUNNING 0x40 once it has carrier).
+int bk_link_flags(const char *name);
 /// Creates a veth pair through rtnetlink.
 int bk_veth_create(const char *name, const char *peer);
 /// Adds an address through rtnetlink; `nodad` sets IFA_F_NODAD.

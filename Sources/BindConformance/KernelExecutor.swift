@@ -147,8 +147,21 @@ final class KernelExecutor {
             case .v6(let a) where a.v4Mapped?.isUnspecified == true: target.ip = .v6(IPv6Address(v4Mapped: .loopback))
             default: break
             }
-            let client = try Socket(family: address.family, transport: .tcp)
-            try client.connect(to: target, timeout: .seconds(5))
+            // Right after the fixture is built, IPv6 routing can still answer EHOSTUNREACH for a
+            // moment (addrconf work in progress): retry the connection, with a new client each time.
+            var attempt = 0
+            var connected: Socket?
+            while connected == nil {
+                let c = try Socket(family: address.family, transport: .tcp)
+                do throws(SocketError) {
+                    try c.connect(to: target, timeout: .seconds(5))
+                    connected = consume c
+                } catch where (error.errno == .noRouteToHost || error.errno == .networkUnreachable) && attempt < 200 {
+                    attempt += 1
+                    usleep(5000)
+                }
+            }
+            guard let client = connected.take() else { return .errno("EHOSTUNREACH") }
             do {
                 let accepted = try listener.accept()
                 try accepted.close()

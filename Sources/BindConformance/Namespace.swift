@@ -43,6 +43,23 @@ public enum Fixture {
         }
         try check(bk_link_up(veth), "\(veth) up")
         try check(bk_link_up(peer), "\(peer) up")
+        // Routes to the new addresses are installed asynchronously (addrconf work, carrier); until
+        // then a connection to them (a `timewait` step) can fail with EHOSTUNREACH. A UDP connect
+        // sends nothing and fails the same way, so wait until it succeeds for each address.
+        let targets: [IPAddress] = [.v4(ipv4), .v6(ipv6), .v6(IPv6Address(high: linkLocal.high, low: linkLocal.low, zone: .name(veth)))]
+        for ip in targets {
+            var ready = false
+            for _ in 0..<2000 where !ready {
+                if let probe = try? Socket(family: ip.family, transport: .udp),
+                    (try? probe.connect(to: SocketAddress(ip: ip, port: 9))) != nil
+                {
+                    ready = true
+                } else {
+                    usleep(500)
+                }
+            }
+            if !ready { throw .setup("no route to \(ip) after 1 s") }
+        }
     }
 
     private static func check(_ r: Int32, _ what: String) throws(NamespaceError) {
