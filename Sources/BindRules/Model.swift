@@ -564,7 +564,6 @@ public struct BindModel: Sendable {
 
     func conflictReason(_ sk: ModelSocket, _ holder: ModelSocket, listen: Bool) -> Reason {
         let mine = sk.bound?.text ?? "?"
-        let theirs = holder.bound?.text ?? "?"
         var why: [String] = []
         if holder.state == .timeWait {
             why.append(sk.reuseAddress ? "the connection that left it did not set SO_REUSEADDR" : "SO_REUSEADDR on this socket (and on the socket that left it) would allow it")
