@@ -347,7 +347,7 @@ public struct BindModel: Sendable {
             }
             sk.bound?.port = port
             join(&sk, in: &t)
-            return (.ok, Reason(rule: "bind", kernel: "inet_csk_get_port", text: "bound to \(sk.bound?.text ?? "") (port chosen from \(localPortRange(sk).0)–\(localPortRange(sk).1))"))
+            return (.ok, Reason(rule: "bind", kernel: sk.transport == .tcp ? "inet_csk_get_port" : "udp_lib_get_port", text: "bound to \(sk.bound?.text ?? "") (port chosen from \(localPortRange(sk).0)–\(localPortRange(sk).1))"))
         }
         if let holder = explicitPortConflict(sk, in: t) {
             return (.errno("EADDRINUSE"), conflictReason(sk, holder, listen: false))
@@ -571,14 +571,14 @@ public struct BindModel: Sendable {
             if sk.transport == .tcp && sk.reuseAddress && holder.reuseAddress && holder.state == .listening {
                 why.append("SO_REUSEADDR is on both but \(holder.id) is listening")
             } else if sk.reuseAddress != holder.reuseAddress {
-                why.append("SO_REUSEADDR is set on \(sk.reuseAddress ? sk.id : holder.id) only")
+                why.append("SO_REUSEADDR is set on \(sk.reuseAddress ? "this socket (\(sk.id))" : holder.id) only")
             } else if !sk.reuseAddress {
                 why.append("neither sets SO_REUSEADDR")
             }
             if sk.reusePort && holder.reusePort && sk.ownerUID != holder.ownerUID {
                 why.append("SO_REUSEPORT is on both but they belong to uids \(holder.ownerUID) and \(sk.ownerUID)")
             } else if sk.reusePort != holder.reusePort {
-                why.append("SO_REUSEPORT is set on \(sk.reusePort ? sk.id : holder.id) only")
+                why.append("SO_REUSEPORT is set on \(sk.reusePort ? "this socket (\(sk.id))" : holder.id) only")
             } else if !sk.reusePort {
                 why.append("neither sets SO_REUSEPORT")
             }

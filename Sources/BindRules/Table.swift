@@ -158,3 +158,37 @@ struct BindBucket: Hashable, Sendable {
         var v6only: Bool
     }
 }
+
+extension BoundAddress {
+    /// The kernel's view of `ip` bound by a socket of `family` (as `__inet_bind` / `__inet6_bind`
+    /// record it).
+    public init(ip: IPAddress, port: UInt16, family: AddressFamily) {
+        switch ip {
+        case .v4(let a):
+            self.init(v4: a.rawValue, v6: family == .inet6 ? IPv6Address(v4Mapped: a) : nil, port: port)
+        case .v6(let a):
+            let bare = IPv6Address(high: a.high, low: a.low, zone: nil)
+            let v4 = a.v4Mapped?.rawValue ?? (a.isUnspecified ? 0 : loopback4IPv6)
+            self.init(v4: v4, v6: bare, port: port)
+        }
+    }
+}
+
+extension SocketTable {
+    /// Adds a socket that already holds a port (read from the host), whose options are unknown:
+    /// they are taken as unset, and a `[::]` holder's IPV6_V6ONLY as `v6onlyDefault`.
+    public mutating func addExisting(
+        id: String, family: AddressFamily, transport: Transport, ip: IPAddress, port: UInt16, state: SocketState,
+        ownerUID: UInt32, v6onlyDefault: Bool
+    ) {
+        var sk = ModelSocket(id: id, family: family, transport: transport, uid: ownerUID, caps: [])
+        let bound = BoundAddress(ip: ip, port: port, family: family)
+        sk.bound = bound
+        sk.state = state
+        if family == .inet6, let v6 = bound.v6 {
+            sk.v6only = v6.isUnspecified ? v6onlyDefault : !v6.isV4Mapped
+        }
+        sk.joined = nextJoin()
+        if state == .timeWait { timeWait.append(sk) } else { sockets[id] = sk }
+    }
+}
