@@ -23,7 +23,13 @@ final class KernelSocket {
 final class KernelExecutor {
     private var sockets: [String: KernelSocket] = [:]
     private var ports: [String: UInt16] = [:]
-    private let allCaps = Set(Capability.allCases.filter { $0.rawValue <= Int(bk_cap_max_bits()) })
+    /// Every capability, as a socket created by uid 0 without `caps` holds them.
+    private let allCaps = Set(Capability.allCases)
+    /// The thread's permitted set: the most any step can hold.
+    private let permitted: UInt64 = {
+        var c = bk_capsets()
+        return bk_caps_self(&c) == 0 ? c.permitted : 0
+    }()
 
     /// Runs one step and names the result: "ok" or an errno name.
     func perform(_ step: Step) -> Outcome {
@@ -80,10 +86,11 @@ final class KernelExecutor {
     /// uid 0 with every capability. Only this thread changes (raw setresuid, capset).
     private func asCreds(_ uid: UInt32, _ caps: Set<Capability>, _ body: () -> Outcome) -> Outcome {
         if uid != 0 { _ = bk_thread_set_euid(uid) }
-        _ = bk_thread_set_effective_caps(Capability.mask(of: caps))
+        // Only what the process holds can be made effective (a container may lack some).
+        _ = bk_thread_set_effective_caps(Capability.mask(of: caps) & permitted)
         defer {
             _ = bk_thread_set_euid(0)
-            _ = bk_thread_set_effective_caps(Capability.mask(of: allCaps))
+            _ = bk_thread_set_effective_caps(permitted)
         }
         return body()
     }

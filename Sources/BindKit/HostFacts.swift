@@ -67,7 +67,8 @@ public struct BindSysctls: Hashable, Sendable, Codable {
     public var ipv4NonlocalBind: Bool
     /// `net.ipv6.ip_nonlocal_bind`
     public var ipv6NonlocalBind: Bool
-    /// `net.ipv6.bindv6only`: the default of IPV6_V6ONLY.
+    /// `net.ipv6.bindv6only`: the default of IPV6_V6ONLY (bit 0 of the value: the kernel copies it
+    /// into a one-bit field).
     public var bindv6only: Bool
     /// `net.ipv4.ip_local_port_range`: where port 0 picks from.
     public var localPortRange: PortRange
@@ -127,7 +128,8 @@ public struct BindSysctls: Hashable, Sendable, Codable {
         case "net.ipv4.ip_unprivileged_port_start": unprivilegedPortStart = try int()
         case "net.ipv4.ip_nonlocal_bind": ipv4NonlocalBind = try int() != 0
         case "net.ipv6.ip_nonlocal_bind": ipv6NonlocalBind = try int() != 0
-        case "net.ipv6.bindv6only": bindv6only = try int() != 0
+        // inet6_create() copies it into the one-bit sk_ipv6only: only bit 0 counts (2 acts as 0).
+        case "net.ipv6.bindv6only": bindv6only = try int() & 1 != 0
         case "net.ipv4.ip_autobind_reuse": autobindReuse = try int() != 0
         case "net.ipv4.ip_local_port_range":
             let lo = try int(0), hi = try int(1)
