@@ -534,10 +534,32 @@ public struct BindModel: Sendable {
             return (bound.0, Reason(rule: bound.1.rule, kernel: bound.1.kernel, text: "the TIME_WAIT listener cannot bind: " + bound.1.text, holder: bound.1.holder, fix: bound.1.fix))
         }
         let listened = listen(l, in: &scratch)
-        guard listened.0 == .ok, var entry = scratch.sockets[listener.id], let b = entry.bound else {
+        guard listened.0 == .ok, let entry = scratch.sockets[listener.id], let b = entry.bound else {
             return (listened.0, Reason(rule: listened.1.rule, kernel: listened.1.kernel, text: "the TIME_WAIT listener cannot listen: " + listened.1.text, holder: listened.1.holder))
         }
-        // The connection's local address: the bound address, or the loopback for a wildcard.
+        scratch.sockets[listener.id] = nil
+        let local = addTimeWait(from: entry, name: name, in: &scratch)
+        scratch.ports[name] = b.port
+        dropBucketIfEmpty(b.port, .tcp, in: &scratch)
+        t = scratch
+        return (.ok, Reason(rule: "time-wait", kernel: "tcp_time_wait", text: "a TIME_WAIT entry holds \(local.text)\(reuseaddr ? " (SO_REUSEADDR)" : "") for 60 s"))
+    }
+
+    /// A listening socket accepts one loopback connection whose accepted side closes first: the
+    /// TIME_WAIT entry it leaves carries the listener's options, on the connection's local address
+    /// (the bound address, or the loopback for a wildcard). The listener stays open.
+    public func leaveTimeWait(_ id: String, in table: SocketTable) -> Prediction {
+        var t = table
+        guard let sk = t.sockets[id], sk.state == .listening, sk.transport == .tcp else {
+            return Prediction(outcome: .errno("EINVAL"), reason: Reason(rule: "time-wait", kernel: "tcp_time_wait", text: "only a listening TCP socket can leave a TIME_WAIT entry"), table: table)
+        }
+        let local = addTimeWait(from: sk, name: id, in: &t)
+        return Prediction(outcome: .ok, reason: Reason(rule: "time-wait", kernel: "tcp_time_wait", text: "a TIME_WAIT entry holds \(local.text)"), table: t)
+    }
+
+    @discardableResult
+    private func addTimeWait(from listener: ModelSocket, name: String, in t: inout SocketTable) -> BoundAddress {
+        guard let b = listener.bound else { return BoundAddress(v4: 0, v6: nil, port: 0) }
         var local = b
         if b.isWildcard {
             if let v6 = b.v6, v6.isUnspecified {
@@ -548,16 +570,13 @@ public struct BindModel: Sendable {
                 local = BoundAddress(v4: IPv4Address.loopback.rawValue, v6: nil, port: b.port)
             }
         }
-        scratch.sockets[listener.id] = nil
+        var entry = listener
         entry.id = name
         entry.state = .timeWait
         entry.bound = local
-        entry.joined = scratch.nextJoin()
-        scratch.timeWait.append(entry)
-        scratch.ports[name] = b.port
-        dropBucketIfEmpty(b.port, .tcp, in: &scratch)
-        t = scratch
-        return (.ok, Reason(rule: "time-wait", kernel: "tcp_time_wait", text: "a TIME_WAIT entry holds \(local.text)\(reuseaddr ? " (SO_REUSEADDR)" : "") for 60 s"))
+        entry.joined = t.nextJoin()
+        t.timeWait.append(entry)
+        return local
     }
 
     // MARK: - Reasons
