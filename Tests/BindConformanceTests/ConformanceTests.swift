@@ -19,20 +19,21 @@ struct CorpusTests {
     @Test("every step of Tests/Scenarios: model == kernel == expect")
     func corpusAgrees() throws {
         let files = try ScenarioLoader.load(paths: [scenarioRoot])
-        var scenarios = 0, steps = 0, expects = 0
+        var scenarios = 0, steps = 0
         for (file, list) in files {
             for scenario in list {
                 scenarios += 1
                 for r in try ScenarioRunner.run(scenario, mode: .both) {
                     steps += 1
-                    if r.expect != nil { expects += 1 }
+                    if file.contains("/rules/") {
+                        #expect(r.expect != nil, "\(file): \(scenario.name) step \(r.step) has no expect")
+                    }
                     #expect(r.model == r.kernel && (r.expect == nil || r.expect == r.kernel),
                             "\(file): \(scenario.name) step \(r.step) \(r.op): model \(r.model ?? "-") kernel \(r.kernel ?? "-") expect \(r.expect ?? "-") — \(r.reason ?? "")")
                 }
             }
         }
         #expect(scenarios >= 300, "the corpus has \(scenarios) scenarios")
-        #expect(expects == steps || scenarios < 300, "\(steps - expects) steps lack an expect")
         print("corpus: \(files.count) files, \(scenarios) scenarios, \(steps) steps")
     }
 }
