@@ -85,9 +85,11 @@ final class KernelExecutor {
     /// Runs `body` with the thread's effective uid and capabilities set as given, then restores
     /// uid 0 with every capability. Only this thread changes (raw setresuid, capset).
     private func asCreds(_ uid: UInt32, _ caps: Set<Capability>, _ body: () -> Outcome) -> Outcome {
+        let mask = Capability.mask(of: caps) & permitted
+        if uid == 0 && mask == permitted { return body() }  // already so: no system call
         if uid != 0 { _ = bk_thread_set_euid(uid) }
         // Only what the process holds can be made effective (a container may lack some).
-        _ = bk_thread_set_effective_caps(Capability.mask(of: caps) & permitted)
+        _ = bk_thread_set_effective_caps(mask)
         defer {
             _ = bk_thread_set_euid(0)
             _ = bk_thread_set_effective_caps(permitted)
@@ -145,50 +147,68 @@ final class KernelExecutor {
             try listener.setReuseAddress(reuseaddr)
             try listener.bind(to: address)
             try listener.listen(backlog: 4)
-            let bound = try listener.localAddress
-            if let id { ports[id] = bound.port }
-            var target = SocketAddress(ip: address.ip, port: bound.port)
-            switch address.ip {
-            case .v4(let a) where a.isUnspecified: target.ip = .v4(.loopback)
-            case .v6(let a) where a.isUnspecified: target.ip = .v6(.loopback)
-            case .v6(let a) where a.v4Mapped?.isUnspecified == true: target.ip = .v6(IPv6Address(v4Mapped: .loopback))
-            default: break
-            }
-            // Right after the fixture is built, IPv6 routing can still answer EHOSTUNREACH for a
-            // moment (addrconf work in progress): retry the connection, with a new client each time.
-            var attempt = 0
-            var connected: Socket?
-            while connected == nil {
-                let c = try Socket(family: address.family, transport: .tcp)
-                do throws(SocketError) {
-                    try c.connect(to: target, timeout: .seconds(5))
-                    connected = consume c
-                } catch where (error.errno == .noRouteToHost || error.errno == .networkUnreachable) && attempt < 200 {
-                    attempt += 1
-                    usleep(5000)
-                }
-            }
-            guard let client = connected.take() else { return .errno("EHOSTUNREACH") }
-            do {
-                let accepted = try listener.accept()
-                try accepted.close()
-            }
-            // The client sees EOF, then sends its FIN; once it is CLOSED the accepted side has
-            // taken TIME_WAIT.
-            var byte: UInt8 = 0
-            _ = Glibc.read(client.descriptor, &byte, 1)
-            try client.shutdown(.write)
-            for _ in 0..<500 {
-                if tcpState(client.descriptor) == 7 { break }  // TCP_CLOSE
-                usleep(1000)
-            }
+            if let id { ports[id] = try listener.localAddress.port }
+            try Self.connectAndCloseAccepted(listener)
             return .ok
         } catch {
             return .errno(error.errnoName)
         }
     }
 
-    private func tcpState(_ fd: Int32) -> UInt8 {
+    /// Leaves a TIME_WAIT entry from the listening socket `id`, which stays open.
+    func leaveTimeWait(_ id: String) -> Outcome {
+        guard let s = sockets[id] else { return .errno("EBADF") }
+        return outcome { () throws(SocketError) in try Self.connectAndCloseAccepted(s.socket) }
+    }
+
+    /// A client connects to the listener (to the loopback when it is bound to a wildcard), the
+    /// listener accepts, and the accepted side closes first: it takes TIME_WAIT once the client's
+    /// FIN arrives. The client is closed before returning.
+    static func connectAndCloseAccepted(_ listener: borrowing Socket) throws(SocketError) {
+        var target = try listener.localAddress
+        switch target.ip {
+        case .v4(let a) where a.isUnspecified: target.ip = .v4(.loopback)
+        case .v6(let a) where a.isUnspecified: target.ip = .v6(.loopback)
+        case .v6(let a) where a.v4Mapped?.isUnspecified == true: target.ip = .v6(IPv6Address(v4Mapped: .loopback))
+        default: break
+        }
+        // Right after the fixture is built, IPv6 routing can still answer EHOSTUNREACH for a
+        // moment (addrconf work in progress): retry the connection, with a new client each time.
+        var attempt = 0
+        var connected: Socket?
+        while connected == nil {
+            let c = try Socket(family: listener.family, transport: .tcp)
+            do throws(SocketError) {
+                try c.connect(to: target, timeout: .seconds(5))
+                connected = consume c
+            } catch where (error.errno == .noRouteToHost || error.errno == .networkUnreachable) && attempt < 200 {
+                attempt += 1
+                usleep(5000)
+            }
+        }
+        guard let client = connected.take() else { throw SocketError(errno: .noRouteToHost, operation: "connect", address: target) }
+        do {
+            let accepted = try listener.accept()
+            try accepted.close()
+        }
+        // The client sees EOF, then sends its FIN; once it is CLOSED the accepted side has
+        // taken TIME_WAIT.
+        var byte: UInt8 = 0
+        _ = Glibc.read(client.descriptor, &byte, 1)
+        try client.shutdown(.write)
+        for _ in 0..<5000 {
+            if tcpState(client.descriptor) == 7 { break }  // TCP_CLOSE
+            usleep(200)
+        }
+    }
+
+    /// Closes every socket (the executor can then run another cell).
+    func closeAll() {
+        sockets.removeAll()
+        ports.removeAll()
+    }
+
+    private static func tcpState(_ fd: Int32) -> UInt8 {
         var info = [UInt8](repeating: 0, count: 256)
         var len = socklen_t(info.count)
         let r = info.withUnsafeMutableBytes { bk_getsockopt_raw(fd, 6 /* IPPROTO_TCP */, 11 /* TCP_INFO */, $0.baseAddress, &len) }

@@ -1,0 +1,299 @@
+import BindKit
+import BindRules
+
+/// What kind of socket a matrix cell creates.
+public enum SocketKind: String, Codable, CaseIterable, Sendable, Hashable {
+    case inet
+    case inet6Dual = "inet6 v6only=0"
+    case inet6Only = "inet6 v6only=1"
+    case inet6Default = "inet6 default"
+
+    public var family: AddressFamily { self == .inet ? .inet : .inet6 }
+
+    var v6onlySetting: SocketOptionSetting? {
+        switch self {
+        case .inet6Dual: .v6only(false)
+        case .inet6Only: .v6only(true)
+        case .inet, .inet6Default: nil
+        }
+    }
+
+    /// The addresses the matrix binds with this kind: every address of the family, plus one of
+    /// the other family (passed to the kernel as it stands).
+    public var addresses: [String] {
+        family == .inet ? Matrix.ipv4Addresses + ["::1"] : Matrix.ipv6Addresses + ["127.0.0.1"]
+    }
+}
+
+/// SO_REUSEADDR / SO_REUSEPORT combinations.
+public enum ReuseOptions: String, Codable, CaseIterable, Sendable, Hashable {
+    case none
+    case reuseaddr = "SO_REUSEADDR"
+    case reuseport = "SO_REUSEPORT"
+    case both = "SO_REUSEADDR+SO_REUSEPORT"
+
+    var settings: [SocketOptionSetting] {
+        switch self {
+        case .none: []
+        case .reuseaddr: [.reuseaddr(true)]
+        case .reuseport: [.reuseport(true)]
+        case .both: [.reuseaddr(true), .reuseport(true)]
+        }
+    }
+}
+
+/// One socket of a cell.
+public struct SocketConfig: Codable, Hashable, Sendable, CustomStringConvertible {
+    public var kind: SocketKind
+    public var address: String
+    public var options: ReuseOptions
+    public var freebind: Bool
+
+    public init(kind: SocketKind, address: String, options: ReuseOptions = .none, freebind: Bool = false) {
+        self.kind = kind
+        self.address = address
+        self.options = options
+        self.freebind = freebind
+    }
+
+    /// `inet6 v6only=0 [::] SO_REUSEADDR`
+    public var description: String {
+        var s = "\(kind.rawValue) \(address.contains(":") ? "[\(address)]" : address)"
+        if options != .none { s += " \(options.rawValue)" }
+        if freebind { s += " IP_FREEBIND" }
+        return s
+    }
+
+    /// Kind and address without options: a row or column of the Markdown tables.
+    public var place: String { "\(kind.rawValue) \(address.contains(":") ? "[\(address)]" : address)" }
+}
+
+/// The first socket's state when the second binds.
+public enum FirstState: String, Codable, CaseIterable, Sendable, Hashable {
+    case bound, listening
+    case timeWait = "time-wait"
+}
+
+/// Who makes a single privileged bind.
+public enum BindCredentials: String, Codable, CaseIterable, Sendable, Hashable {
+    case root
+    case rootWithoutBindService = "root without CAP_NET_BIND_SERVICE"
+    case unprivileged = "uid 1000"
+
+    var settings: [SocketOptionSetting] {
+        switch self {
+        case .root: []
+        case .rootWithoutBindService: [.caps(Set(Capability.allCases).subtracting([.netBindService]))]
+        case .unprivileged: [.uid(1000)]
+        }
+    }
+}
+
+/// One cell of the matrix: a pair of sockets (or a single socket) and the conditions around them.
+public struct MatrixCell: Codable, Hashable, Sendable {
+    public enum Group: String, Codable, Sendable, Hashable, CaseIterable {
+        /// Two sockets of one transport.
+        case pair
+        /// Two sockets of different transports.
+        case crossTransport = "cross-transport"
+        /// One socket, under sysctl variants and with IP_FREEBIND.
+        case single
+        /// One socket at a fixed port, under given credentials and ip_unprivileged_port_start.
+        case privilege
+    }
+
+    public var group: Group
+    public var transport: Transport
+    public var secondTransport: Transport?
+    public var first: SocketConfig
+    public var state: FirstState?
+    public var second: SocketConfig?
+    /// The second socket created by the first's uid (0), or by uid 1000.
+    public var sameOwner: Bool?
+    /// A fixed port (privilege cells); otherwise each cell gets a fresh port.
+    public var port: UInt16?
+    public var credentials: BindCredentials?
+    /// Sysctls that differ from the namespace defaults.
+    public var sysctls: [SysctlSetting]
+
+    /// A stable one-line key (for diffs and reports).
+    public var key: String {
+        var parts = [group.rawValue, transport.rawValue]
+        if let secondTransport { parts.append("→\(secondTransport.rawValue)") }
+        parts.append(first.description)
+        if let state { parts.append("(\(state.rawValue))") }
+        if let second { parts.append("| \(second.description)") }
+        if let sameOwner { parts.append(sameOwner ? "same uid" : "other uid") }
+        if let port { parts.append("port \(port)") }
+        if let credentials { parts.append(credentials.rawValue) }
+        for s in sysctls { parts.append("\(s.name)=\(s.value)") }
+        return parts.joined(separator: " ")
+    }
+}
+
+extension SysctlSetting: Codable {
+    enum CodingKeys: String, CodingKey { case name, value }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try c.decode(String.self, forKey: .name), value: try c.decode(String.self, forKey: .value))
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(value, forKey: .value)
+    }
+}
+
+/// What a cell recorded on one side: the first socket's setup, the second socket's bind, and
+/// for TCP its listen() (when the bind succeeded).
+public struct CellOutcome: Codable, Hashable, Sendable, CustomStringConvertible {
+    public var setup: String
+    public var bind: String
+    public var listen: String?
+
+    public var description: String {
+        var s = setup == "ok" ? "" : "first: \(setup); "
+        s += "bind \(bind)"
+        if let listen { s += ", listen \(listen)" }
+        return s
+    }
+}
+
+/// One cell's results.
+public struct MatrixRecord: Codable, Sendable {
+    public var cell: MatrixCell
+    public var model: CellOutcome?
+    public var kernel: CellOutcome?
+    public var reason: String?
+    /// Why the cell was not run, if it was not.
+    public var skipped: String?
+
+    public var agrees: Bool { skipped == nil && model != nil && model == kernel }
+}
+
+/// The dimensions of the matrix and its cells.
+public enum Matrix {
+    public static let ipv4Addresses = [
+        "0.0.0.0", "127.0.0.1", "127.0.0.2", "192.0.2.1", "192.0.2.2", "198.51.100.7", "224.0.0.1", "255.255.255.255", "192.0.2.255",
+    ]
+    public static let ipv6Addresses = [
+        "::", "::1", "2001:db8::1", "2001:db8::2", "fe80::1%bk0", "fe80::1", "ff02::1%bk0", "::ffff:0.0.0.0", "::ffff:127.0.0.1",
+        "::ffff:192.0.2.1", "::ffff:198.51.100.7",
+    ]
+    public static let privilegedPorts: [UInt16] = [0, 1, 80, 1023, 1024]
+    public static let unprivilegedPortStarts = ["0", "80", "1024"]
+
+    /// Every (kind, address) place.
+    public static var places: [SocketConfig] {
+        SocketKind.allCases.flatMap { kind in kind.addresses.map { SocketConfig(kind: kind, address: $0) } }
+    }
+
+    /// Every place with every option combination.
+    public static var configs: [SocketConfig] {
+        places.flatMap { p in ReuseOptions.allCases.map { SocketConfig(kind: p.kind, address: p.address, options: $0) } }
+    }
+
+    /// Whether a TCP listener on `address` can take a connection (so leave TIME_WAIT): not a
+    /// multicast or broadcast address.
+    static func canConnect(_ address: String) -> Bool {
+        !["224.0.0.1", "255.255.255.255", "192.0.2.255"].contains(address) && !address.hasPrefix("ff")
+    }
+
+    /// Every cell of the default run, in a stable order, grouped by sysctl variant.
+    public static func cells(only: Transport? = nil) -> [MatrixCell] {
+        var cells: [MatrixCell] = []
+        let transports = only.map { [$0] } ?? Transport.allCases
+        let configs = configs
+        // Pairs of one transport under the namespace defaults.
+        for transport in transports {
+            let states: [FirstState] = transport == .tcp ? FirstState.allCases : [.bound]
+            for state in states {
+                for first in configs where state != .timeWait || canConnect(first.address) {
+                    for second in configs {
+                        for same in [true, false] {
+                            cells.append(MatrixCell(group: .pair, transport: transport, first: first, state: state, second: second, sameOwner: same, sysctls: []))
+                        }
+                    }
+                }
+            }
+        }
+        // Pairs involving a default inet6 socket, with net.ipv6.bindv6only=1.
+        let v6only = [SysctlSetting(name: "net.ipv6.bindv6only", value: "1")]
+        for transport in transports {
+            let states: [FirstState] = transport == .tcp ? [.bound, .listening] : [.bound]
+            for state in states {
+                for first in configs {
+                    for second in configs where first.kind == .inet6Default || second.kind == .inet6Default {
+                        cells.append(MatrixCell(group: .pair, transport: transport, first: first, state: state, second: second, sameOwner: true, sysctls: v6only))
+                    }
+                }
+            }
+        }
+        // A cross-transport sample: every place against every place, no options.
+        if only == nil {
+            for (a, b) in [(Transport.tcp, Transport.udp), (.udp, .tcp)] {
+                for first in places {
+                    for second in places {
+                        cells.append(MatrixCell(group: .crossTransport, transport: a, secondTransport: b, first: first, state: .bound, second: second, sameOwner: true, sysctls: []))
+                    }
+                }
+            }
+        }
+        // Single sockets under every sysctl variant, with and without IP_FREEBIND.
+        for bindv6only in ["0", "1"] {
+            for nonlocal4 in ["0", "1"] {
+                for nonlocal6 in ["0", "1"] {
+                    var sysctls: [SysctlSetting] = []
+                    if bindv6only != "0" { sysctls.append(.init(name: "net.ipv6.bindv6only", value: bindv6only)) }
+                    if nonlocal4 != "0" { sysctls.append(.init(name: "net.ipv4.ip_nonlocal_bind", value: nonlocal4)) }
+                    if nonlocal6 != "0" { sysctls.append(.init(name: "net.ipv6.ip_nonlocal_bind", value: nonlocal6)) }
+                    for transport in transports {
+                        for place in places {
+                            for freebind in [false, true] {
+                                var c = place
+                                c.freebind = freebind
+                                cells.append(MatrixCell(group: .single, transport: transport, first: c, sysctls: sysctls))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Privileged ports.
+        for start in unprivilegedPortStarts {
+            let sysctls = start == "1024" ? [] : [SysctlSetting(name: "net.ipv4.ip_unprivileged_port_start", value: start)]
+            for transport in transports {
+                for place in [SocketConfig(kind: .inet, address: "0.0.0.0"), SocketConfig(kind: .inet6Default, address: "::")] {
+                    for port in privilegedPorts {
+                        for creds in BindCredentials.allCases {
+                            cells.append(MatrixCell(group: .privilege, transport: transport, first: place, port: port, credentials: creds, sysctls: sysctls))
+                        }
+                    }
+                }
+            }
+        }
+        return cells
+    }
+
+    /// The steps of a cell at `port`: the first socket's setup, and the second socket's (if any).
+    static func steps(_ cell: MatrixCell, port: UInt16) -> (setup: [Step], leaveTimeWait: Bool, second: [Step]) {
+        func socket(_ id: String, _ c: SocketConfig, _ transport: Transport, extra: [SocketOptionSetting]) -> Step {
+            var options = extra
+            options += c.options.settings
+            if let v = c.kind.v6onlySetting { options.append(v) }
+            if c.freebind { options.append(.freebind(true)) }
+            return Step(id: id, action: .socket(family: c.kind.family, transport: transport, options: options))
+        }
+        func bind(_ id: String, _ c: SocketConfig, _ p: UInt16) -> Step {
+            let ip = (try? IPAddress(parsing: c.address)) ?? .v4(.any)
+            return Step(id: id, action: .bind(AddressSpec(ip: ip, port: .number(p))))
+        }
+        let p = cell.port ?? port
+        var setup = [socket("a", cell.first, cell.transport, extra: cell.credentials?.settings ?? []), bind("a", cell.first, p)]
+        if cell.state == .listening || cell.state == .timeWait { setup.append(Step(id: "a", action: .listen(backlog: 128))) }
+        guard let second = cell.second else { return (setup, false, []) }
+        let owner: [SocketOptionSetting] = cell.sameOwner == false ? [.uid(1000)] : []
+        let t2 = cell.secondTransport ?? cell.transport
+        return (setup, cell.state == .timeWait, [socket("b", second, t2, extra: owner), bind("b", second, p)])
+    }
+}

@@ -1,0 +1,226 @@
+import BindKit
+import BindRules
+import Foundation
+import Synchronization
+
+/// Runs matrix cells: one worker per core, each in its own private network namespace with the
+/// fixture; every cell's sockets are closed before the next cell starts.
+public enum MatrixRunner {
+    /// How many cells a namespace runs before it is replaced (TIME_WAIT entries hold their port
+    /// for 60 s, so each cell in a namespace gets a port of its own).
+    public static let cellsPerNamespace = 16_000
+    static let firstPort: UInt16 = 10_000
+
+    public struct Summary: Sendable {
+        public var records: [MatrixRecord]
+        public var seconds: Double
+        public var mode: String  // "namespaces" or "host"
+        public var facts: HostFacts?
+    }
+
+    /// Runs `cells` with `workers` threads. `progress` is called (from any thread) with the count
+    /// of cells done and of cells that disagree so far.
+    public static func run(
+        _ cells: [MatrixCell], workers: Int = ProcessInfo.processInfo.activeProcessorCount,
+        progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) throws -> Summary {
+        let start = ContinuousClock.now
+        // Group by sysctl variant (a namespace holds one), then cut into chunks.
+        var byVariant: [[SysctlSetting]: [Int]] = [:]
+        var variantOrder: [[SysctlSetting]] = []
+        for (i, c) in cells.enumerated() {
+            if byVariant[c.sysctls] == nil { variantOrder.append(c.sysctls) }
+            byVariant[c.sysctls, default: []].append(i)
+        }
+        var chunks: [(sysctls: [SysctlSetting], indexes: ArraySlice<Int>)] = []
+        for v in variantOrder {
+            let idx = byVariant[v] ?? []
+            var s = 0
+            while s < idx.count {
+                let e = min(s + cellsPerNamespace, idx.count)
+                chunks.append((v, idx[s..<e]))
+                s = e
+            }
+        }
+        // Even chunks across workers: split large chunks so that every worker has work.
+        let results = ResultSlots(count: cells.count)
+        let counters = Counters()
+        let chunkList = chunks
+        DispatchQueue.concurrentPerform(iterations: max(1, workers)) { _ in
+            while true {
+                let k = counters.nextChunk.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard k < chunkList.count, counters.failure.withLock({ $0 == nil }) else { return }
+                let chunk = chunkList[k]
+                do {
+                    try withPrivateNamespace(sysctls: chunk.sysctls.map { ($0.name, $0.value) }) { nsFacts in
+                        if chunk.sysctls.isEmpty { counters.facts.withLock { if $0 == nil { $0 = nsFacts } } }
+                        let model = BindModel(host: ModelHost(facts: nsFacts))
+                        let executor = KernelExecutor()
+                        for (n, i) in chunk.indexes.enumerated() {
+                            let port = firstPort &+ UInt16(n)
+                            let r = CellRun.run(cells[i], port: port, model: model, executor: executor)
+                            results.set(i, r)
+                            let d = counters.done.wrappingAdd(1, ordering: .relaxed).newValue
+                            let b = r.agrees ? counters.bad.load(ordering: .relaxed) : counters.bad.wrappingAdd(1, ordering: .relaxed).newValue
+                            progress?(d, b)
+                        }
+                    }
+                } catch {
+                    counters.failure.withLock { $0 = error }
+                    return
+                }
+            }
+        }
+        if let e = counters.failure.withLock({ $0 }) { throw e }
+        let d = ContinuousClock.now - start
+        return Summary(
+            records: results.all(), seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18,
+            mode: "namespaces", facts: counters.facts.withLock { $0 })
+    }
+
+    /// Without the privilege to make namespaces: the cells that can run in the host's own
+    /// namespace (loopback and wildcard addresses, the process's own uid, free high ports, no
+    /// TIME_WAIT left behind, no sysctl changed); every other cell is recorded as skipped.
+    public static func runOnHost(_ cells: [MatrixCell], progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Summary {
+        let start = ContinuousClock.now
+        let facts = try HostFacts.current()
+        let model = BindModel(host: ModelHost(facts: facts))
+        let executor = KernelExecutor()
+        let hostAddresses: Set<String> = ["0.0.0.0", "127.0.0.1", "127.0.0.2", "::", "::1", "::ffff:0.0.0.0", "::ffff:127.0.0.1"]
+        var records: [MatrixRecord] = []
+        var bad = 0
+        for (n, cell) in cells.enumerated() {
+            var why: String?
+            if !cell.sysctls.isEmpty { why = "changes a sysctl: needs a private namespace" }
+            else if cell.group == .privilege || cell.sameOwner == false { why = "changes credentials: needs root" }
+            else if cell.state == .timeWait { why = "would leave a TIME_WAIT entry on the host" }
+            else if !hostAddresses.contains(cell.first.address) || !(cell.second.map { hostAddresses.contains($0.address) } ?? true) {
+                why = "uses an address of the fixture: needs a private namespace"
+            }
+            if let why {
+                records.append(MatrixRecord(cell: cell, model: nil, kernel: nil, reason: nil, skipped: why))
+                continue
+            }
+            guard let port = freePort() else {
+                records.append(MatrixRecord(cell: cell, model: nil, kernel: nil, reason: nil, skipped: "no free port"))
+                continue
+            }
+            let r = CellRun.run(cell, port: port, model: model, executor: executor)
+            if !r.agrees { bad += 1 }
+            records.append(r)
+            progress?(n + 1, bad)
+        }
+        let d = ContinuousClock.now - start
+        return Summary(records: records, seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18, mode: "host", facts: facts)
+    }
+
+    /// A port free for TCP and UDP on every address right now (the kernel's pick for TCP, checked for UDP).
+    static func freePort() -> UInt16? {
+        for _ in 0..<20 {
+            guard let p = try? Socket.findFreePort(on: .v6(.any), transport: .tcp) else { return nil }
+            if Socket.isPortFree(p, on: .v6(.any), transport: .udp) && Socket.isPortFree(p, on: .v4(.any), transport: .udp) { return p }
+        }
+        return nil
+    }
+}
+
+/// One cell on both sides.
+enum CellRun {
+    /// A step's outcome, and the model's reason (nil on the kernel side).
+    typealias Answer = (outcome: Outcome, reason: Reason?)
+
+    static func run(_ cell: MatrixCell, port: UInt16, model: BindModel, executor: KernelExecutor) -> MatrixRecord {
+        let (setup, leaveTW, second) = Matrix.steps(cell, port: port)
+        // The model.
+        var table = SocketTable()
+        func predict(_ step: Step) -> Answer {
+            let p = model.predict(step, in: table)
+            table = p.table
+            return (p.outcome, p.reason)
+        }
+        let m = outcome(cell, setup: setup, leaveTW: leaveTW, second: second, perform: { predict($0) }, leaveTimeWait: {
+            let p = model.leaveTimeWait("a", in: table)
+            table = p.table
+            return (p.outcome, p.reason)
+        })
+        // The kernel.
+        let k = outcome(cell, setup: setup, leaveTW: leaveTW, second: second, perform: { step in
+            (executor.perform(step), nil)
+        }, leaveTimeWait: {
+            (executor.leaveTimeWait("a"), nil)
+        })
+        executor.closeAll()
+        return MatrixRecord(cell: cell, model: m.0, kernel: k.0, reason: m.1)
+    }
+
+    /// Runs a cell's steps through one side and folds the results.
+    static func outcome(
+        _ cell: MatrixCell, setup: [Step], leaveTW: Bool, second: [Step],
+        perform: (Step) -> Answer, leaveTimeWait: () -> Answer
+    ) -> (CellOutcome, String?) {
+        let isTCP = (cell.secondTransport ?? cell.transport) == .tcp
+        if second.isEmpty {
+            // A single socket: its creation, its bind, and for TCP its listen.
+            let created = perform(setup[0])
+            let bound = perform(setup[1])
+            var listen: String?
+            var reason = bound.reason?.description
+            if isTCP && bound.outcome == .ok {
+                let l = perform(Step(id: "a", action: .listen(backlog: 128)))
+                listen = l.outcome.description
+                if l.outcome != .ok { reason = l.reason?.description }
+            }
+            _ = perform(Step(id: "a", action: .close))
+            return (CellOutcome(setup: created.outcome.description, bind: bound.outcome.description, listen: listen), reason)
+        }
+        var setupResult = "ok"
+        for step in setup {
+            let p = perform(step)
+            if p.outcome != .ok && setupResult == "ok" { setupResult = "\(step.op) \(p.outcome)" }
+        }
+        if leaveTW && setupResult == "ok" {
+            let p = leaveTimeWait()
+            if p.outcome != .ok { setupResult = "timewait \(p.outcome)" }
+            _ = perform(Step(id: "a", action: .close))
+        }
+        let created = perform(second[0])
+        guard created.outcome == .ok else {
+            return (CellOutcome(setup: setupResult, bind: "socket \(created.outcome)", listen: nil), created.reason?.description)
+        }
+        let bound = perform(second[1])
+        var reason = bound.reason?.description
+        var listen: String?
+        if isTCP && bound.outcome == .ok {
+            let l = perform(Step(id: "b", action: .listen(backlog: 128)))
+            listen = l.outcome.description
+            if l.outcome != .ok { reason = l.reason?.description }
+        }
+        return (CellOutcome(setup: setupResult, bind: bound.outcome.description, listen: listen), reason)
+    }
+}
+
+/// Shared between the workers.
+final class Counters: Sendable {
+    let nextChunk = Atomic<Int>(0)
+    let done = Atomic<Int>(0)
+    let bad = Atomic<Int>(0)
+    let failure = Mutex<(any Error)?>(nil)
+    let facts = Mutex<HostFacts?>(nil)
+}
+
+/// Results written by index from several threads.
+final class ResultSlots: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [MatrixRecord?]
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ r: MatrixRecord) {
+        lock.lock()
+        slots[i] = r
+        lock.unlock()
+    }
+    func all() -> [MatrixRecord] {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots.compactMap { $0 }
+    }
+}
