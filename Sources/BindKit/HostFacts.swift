@@ -206,6 +206,18 @@ public struct CapabilitySets: Hashable, Sendable, Codable {
         self.ambient = ambient
     }
 
+    enum CodingKeys: String, CodingKey { case effective, permitted, inheritable, bounding, ambient }
+
+    // Sets are written sorted, so that reports are stable.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(effective.sorted(), forKey: .effective)
+        try c.encode(permitted.sorted(), forKey: .permitted)
+        try c.encode(inheritable.sorted(), forKey: .inheritable)
+        try c.encode(bounding.sorted(), forKey: .bounding)
+        try c.encode(ambient.sorted(), forKey: .ambient)
+    }
+
     /// The calling thread's sets (libcap).
     public static func current() throws(SocketError) -> CapabilitySets {
         var c = bk_capsets()
