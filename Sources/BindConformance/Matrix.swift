@@ -167,6 +167,8 @@ public struct MatrixRecord: Codable, Sendable {
     public var reason: String?
     /// Why the cell was not run, if it was not.
     public var skipped: String?
+    /// The port the cell ran on.
+    public var port: UInt16?
 
     public var agrees: Bool { skipped == nil && model != nil && model == kernel }
 }

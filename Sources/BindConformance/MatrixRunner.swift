@@ -16,6 +16,22 @@ public enum MatrixRunner {
         public var seconds: Double
         public var mode: String  // "namespaces" or "host"
         public var facts: HostFacts?
+        /// The facts read back from a namespace of each sysctl variant (the model's input).
+        public var factsByVariant: [[SysctlSetting]: HostFacts] = [:]
+
+        /// Adds the model's reason to every record that lacks one (the workers skip the words
+        /// for speed; the model is pure, so the same input gives the same prediction).
+        public mutating func explain() {
+            var models: [[SysctlSetting]: BindModel] = [:]
+            for i in records.indices where records[i].reason == nil && records[i].skipped == nil {
+                let cell = records[i].cell
+                guard let facts = factsByVariant[cell.sysctls] ?? facts else { continue }
+                let model = models[cell.sysctls] ?? BindModel(host: ModelHost(facts: facts))
+                models[cell.sysctls] = model
+                let port = records[i].port ?? MatrixRunner.firstPort
+                records[i].reason = CellRun.modelOutcome(cell, Matrix.steps(cell, port: port), model: model, explain: true).1
+            }
+        }
     }
 
     /// Runs `cells` with `workers` threads. `progress` is called (from any thread) with the count
@@ -53,12 +69,13 @@ public enum MatrixRunner {
                 let chunk = chunkList[k]
                 do {
                     try withPrivateNamespace(sysctls: chunk.sysctls.map { ($0.name, $0.value) }) { nsFacts in
-                        if chunk.sysctls.isEmpty { counters.facts.withLock { if $0 == nil { $0 = nsFacts } } }
+                        counters.facts.withLock { if $0[chunk.sysctls] == nil { $0[chunk.sysctls] = nsFacts } }
                         let model = BindModel(host: ModelHost(facts: nsFacts))
                         let executor = KernelExecutor()
                         for (n, i) in chunk.indexes.enumerated() {
                             let port = firstPort &+ UInt16(n)
-                            let r = CellRun.run(cells[i], port: port, model: model, executor: executor)
+                            var r = CellRun.run(cells[i], port: port, model: model, executor: executor)
+                            r.port = port
                             results.set(i, r)
                             let d = counters.done.wrappingAdd(1, ordering: .relaxed).newValue
                             let b = r.agrees ? counters.bad.load(ordering: .relaxed) : counters.bad.wrappingAdd(1, ordering: .relaxed).newValue
@@ -75,7 +92,7 @@ public enum MatrixRunner {
         let d = ContinuousClock.now - start
         return Summary(
             records: results.all(), seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18,
-            mode: "namespaces", facts: counters.facts.withLock { $0 })
+            mode: "namespaces", facts: counters.facts.withLock { $0[[]] }, factsByVariant: counters.facts.withLock { $0 })
     }
 
     /// Without the privilege to make namespaces: the cells that can run in the host's own
@@ -105,7 +122,8 @@ public enum MatrixRunner {
                 records.append(MatrixRecord(cell: cell, model: nil, kernel: nil, reason: nil, skipped: "no free port"))
                 continue
             }
-            let r = CellRun.run(cell, port: port, model: model, executor: executor)
+            var r = CellRun.run(cell, port: port, model: model, executor: executor, explain: true)
+            r.port = port
             if !r.agrees { bad += 1 }
             records.append(r)
             progress?(n + 1, bad)
@@ -129,69 +147,84 @@ enum CellRun {
     /// A step's outcome, and the model's reason (nil on the kernel side).
     typealias Answer = (outcome: Outcome, reason: Reason?)
 
-    static func run(_ cell: MatrixCell, port: UInt16, model: BindModel, executor: KernelExecutor) -> MatrixRecord {
-        let (setup, leaveTW, second) = Matrix.steps(cell, port: port)
+    /// Both sides of one cell. The model's words (`reason`) are built only with `explain`, or when
+    /// the sides disagree; `MatrixRunner.explain` adds them to records later.
+    static func run(_ cell: MatrixCell, port: UInt16, model: BindModel, executor: KernelExecutor, explain: Bool = false) -> MatrixRecord {
+        let steps = Matrix.steps(cell, port: port)
+        let (setup, leaveTW, second) = steps
         // The model.
-        var table = SocketTable()
-        func predict(_ step: Step) -> Answer {
-            let p = model.predict(step, in: table)
-            table = p.table
-            return (p.outcome, p.reason)
-        }
-        let m = outcome(cell, setup: setup, leaveTW: leaveTW, second: second, perform: { predict($0) }, leaveTimeWait: {
-            let p = model.leaveTimeWait("a", in: table)
-            table = p.table
-            return (p.outcome, p.reason)
-        })
+        let m = modelOutcome(cell, steps, model: model, explain: explain)
         // The kernel.
-        let k = outcome(cell, setup: setup, leaveTW: leaveTW, second: second, perform: { step in
+        let k = outcome(cell, setup: setup, leaveTW: leaveTW, second: second, perform: { step, _ in
             (executor.perform(step), nil)
         }, leaveTimeWait: {
             (executor.leaveTimeWait("a"), nil)
         })
         executor.closeAll()
+        if !explain && m.0 != k.0 {
+            return MatrixRecord(cell: cell, model: m.0, kernel: k.0, reason: modelOutcome(cell, steps, model: model, explain: true).1)
+        }
         return MatrixRecord(cell: cell, model: m.0, kernel: k.0, reason: m.1)
+    }
+
+    /// The model's side of a cell.
+    static func modelOutcome(
+        _ cell: MatrixCell, _ steps: (setup: [Step], leaveTimeWait: Bool, second: [Step]), model: BindModel, explain: Bool
+    ) -> (CellOutcome, String?) {
+        var table = SocketTable()
+        func run() -> (CellOutcome, String?) {
+            outcome(cell, setup: steps.setup, leaveTW: steps.leaveTimeWait, second: steps.second, perform: { step, _ in
+                let p = model.predict(step, in: table)
+                table = p.table
+                return (p.outcome, p.reason)
+            }, leaveTimeWait: {
+                let p = model.leaveTimeWait("a", in: table)
+                table = p.table
+                return (p.outcome, p.reason)
+            })
+        }
+        return explain ? run() : BindModel.withoutReasons { (run().0, nil) }
     }
 
     /// Runs a cell's steps through one side and folds the results.
     static func outcome(
         _ cell: MatrixCell, setup: [Step], leaveTW: Bool, second: [Step],
-        perform: (Step) -> Answer, leaveTimeWait: () -> Answer
+        perform: (Step, _ explain: Bool) -> Answer, leaveTimeWait: () -> Answer
     ) -> (CellOutcome, String?) {
         let isTCP = (cell.secondTransport ?? cell.transport) == .tcp
         if second.isEmpty {
             // A single socket: its creation, its bind, and for TCP its listen.
-            let created = perform(setup[0])
-            let bound = perform(setup[1])
+            let created = perform(setup[0], false)
+            let bound = perform(setup[1], true)
             var listen: String?
             var reason = bound.reason?.description
             if isTCP && bound.outcome == .ok {
-                let l = perform(Step(id: "a", action: .listen(backlog: 128)))
+                let l = perform(Step(id: "a", action: .listen(backlog: 128)), true)
                 listen = l.outcome.description
                 if l.outcome != .ok { reason = l.reason?.description }
             }
-            _ = perform(Step(id: "a", action: .close))
+            _ = perform(Step(id: "a", action: .close), false)
             return (CellOutcome(setup: created.outcome.description, bind: bound.outcome.description, listen: listen), reason)
         }
         var setupResult = "ok"
         for step in setup {
-            let p = perform(step)
+            let p = perform(step, false)
             if p.outcome != .ok && setupResult == "ok" { setupResult = "\(step.op) \(p.outcome)" }
         }
         if leaveTW && setupResult == "ok" {
             let p = leaveTimeWait()
             if p.outcome != .ok { setupResult = "timewait \(p.outcome)" }
-            _ = perform(Step(id: "a", action: .close))
+            _ = perform(Step(id: "a", action: .close), false)
         }
-        let created = perform(second[0])
+        let created = perform(second[0], false)
         guard created.outcome == .ok else {
             return (CellOutcome(setup: setupResult, bind: "socket \(created.outcome)", listen: nil), created.reason?.description)
         }
-        let bound = perform(second[1])
+        let bound = perform(second[1], true)
         var reason = bound.reason?.description
         var listen: String?
         if isTCP && bound.outcome == .ok {
-            let l = perform(Step(id: "b", action: .listen(backlog: 128)))
+            let l = perform(Step(id: "b", action: .listen(backlog: 128)), true)
             listen = l.outcome.description
             if l.outcome != .ok { reason = l.reason?.description }
         }
@@ -205,7 +238,7 @@ final class Counters: Sendable {
     let done = Atomic<Int>(0)
     let bad = Atomic<Int>(0)
     let failure = Mutex<(any Error)?>(nil)
-    let facts = Mutex<HostFacts?>(nil)
+    let facts = Mutex<[[SysctlSetting]: HostFacts]>([:])
 }
 
 /// Results written by index from several threads.

@@ -134,7 +134,7 @@ public struct Socket: ~Copyable {
     }
 
     /// The C form of an address, with a zone name resolved to its interface index.
-    static func cAddress(_ address: SocketAddress, operation: String) -> Result<bk_addr, SocketError> {
+    package static func cAddress(_ address: SocketAddress, operation: String) -> Result<bk_addr, SocketError> {
         var raw = bk_addr()
         raw.port = address.port
         switch address.ip {

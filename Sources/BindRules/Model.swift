@@ -29,6 +29,16 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         if let fix { s += "; " + fix }
         return s
     }
+
+    /// The words are built only when someone will read them (see `BindModel.withoutReasons`).
+    init(rule: String, kernel: String, text: @autoclosure () -> String, holder: Holder? = nil, fix: @autoclosure () -> String? = nil) {
+        self.rule = rule
+        self.kernel = kernel
+        let quiet = BindModel.quiet
+        self.text = quiet ? "" : text()
+        self.holder = quiet ? nil : holder
+        self.fix = quiet ? nil : fix()
+    }
 }
 
 /// The model's answer for one step.
@@ -44,6 +54,16 @@ public struct Prediction: Sendable {
 /// clock or randomness: port 0 picks deterministically in the kernel's scan order.
 public struct BindModel: Sendable {
     public var host: ModelHost
+
+    @TaskLocal static var quiet = false
+
+    /// Runs `body` with reasons reduced to their rule names: outcomes are the same, the words are
+    /// skipped (the matrix asks the words only for the steps it records).
+    public static func withoutReasons<T>(_ body: () throws -> T) rethrows -> T {
+        try $quiet.withValue(true) { try body() }
+    }
+
+    static let allCapabilities = Set(Capability.allCases)
 
     public init(host: ModelHost) { self.host = host }
 
@@ -112,7 +132,7 @@ public struct BindModel: Sendable {
             if case .uid(let u) = o { uid = u }
             if case .caps(let c) = o { caps = c }
         }
-        var sk = ModelSocket(id: id, family: family, transport: transport, uid: uid, caps: caps ?? (uid == 0 ? Set(Capability.allCases) : []))
+        var sk = ModelSocket(id: id, family: family, transport: transport, uid: uid, caps: caps ?? (uid == 0 ? Self.allCapabilities : []))
         // inet6_create(): sk->sk_ipv6only = net.ipv6.bindv6only.
         sk.v6only = family == .inet6 && host.sysctls.bindv6only
         var answer: Answer = (.ok, Reason(rule: "socket", kernel: "inet_create", text: "created \(sk.summary)"))
@@ -162,7 +182,7 @@ public struct BindModel: Sendable {
             sk.freebind = v
             return ok
         case .transparent(let v):
-            if v && sk.caps.isDisjoint(with: [.netRaw, .netAdmin]) {
+            if v && !sk.holds(.netRaw) && !sk.holds(.netAdmin) {
                 return (.errno("EPERM"), Reason(rule: "transparent-needs-capability", kernel: "do_ip_setsockopt", text: "IP_TRANSPARENT needs CAP_NET_RAW or CAP_NET_ADMIN", fix: "use IP_FREEBIND, which needs no capability, to bind a non-local address"))
             }
             sk.transparent = v
@@ -172,7 +192,7 @@ public struct BindModel: Sendable {
             guard let iface = host.interface(named: name) else {
                 return (.errno("ENODEV"), Reason(rule: "no-such-device", kernel: "sock_setbindtodevice", text: "no interface named \(name) (this host has \(host.interfaces.map(\.name).joined(separator: ", ")))"))
             }
-            if sk.device != 0 && !sk.caps.contains(.netRaw) {
+            if sk.device != 0 && !sk.holds(.netRaw) {
                 return (.errno("EPERM"), Reason(rule: "rebind-device-needs-capability", kernel: "sock_bindtoindex_locked", text: "changing SO_BINDTODEVICE once set needs CAP_NET_RAW"))
             }
             sk.device = iface.index
@@ -317,7 +337,7 @@ public struct BindModel: Sendable {
     /// `inet_port_requires_bind_service()` and `ns_capable(CAP_NET_BIND_SERVICE)`.
     func privilegedPort(_ sk: ModelSocket, _ port: UInt16, kernel: String) -> Answer? {
         let start = host.sysctls.unprivilegedPortStart
-        guard port != 0, Int(port) < start, !sk.caps.contains(.netBindService) else { return nil }
+        guard port != 0, Int(port) < start, !sk.holds(.netBindService) else { return nil }
         return (.errno("EACCES"), Reason(
             rule: "privileged-port", kernel: kernel,
             text: "port \(port) is below net.ipv4.ip_unprivileged_port_start (\(start)) and uid \(sk.uid) lacks CAP_NET_BIND_SERVICE",
@@ -524,7 +544,7 @@ public struct BindModel: Sendable {
     func timeWait(id: String?, at spec: AddressSpec, reuseaddr: Bool, in t: inout SocketTable) -> Answer {
         let name = id ?? "timewait#\(t.joinCounter + 1)"
         let family: AddressFamily = { if case .v4 = spec.ip { return .inet }; return .inet6 }()
-        var listener = ModelSocket(id: "\(name) (listener)", family: family, transport: .tcp, uid: 0, caps: Set(Capability.allCases))
+        var listener = ModelSocket(id: "\(name) (listener)", family: family, transport: .tcp, uid: 0, caps: Self.allCapabilities)
         listener.v6only = family == .inet6 && host.sysctls.bindv6only
         listener.reuseAddress = reuseaddr
         var scratch = t

@@ -61,7 +61,13 @@ public struct ModelSocket: Hashable, Sendable {
     public var ownerUID: UInt32
     /// The uid and capabilities later operations run under.
     public var uid: UInt32
-    public var caps: Set<Capability>
+    /// The capabilities later operations hold, as a mask (bit N = capability N).
+    var capMask: UInt64
+    public var caps: Set<Capability> {
+        get { Capability.set(fromMask: capMask) }
+        set { capMask = Capability.mask(of: newValue) }
+    }
+    func holds(_ c: Capability) -> Bool { capMask & (1 << UInt64(c.rawValue)) != 0 }
     public var reuseAddress = false
     public var reusePort = false
     /// `sk_ipv6only`: copied from net.ipv6.bindv6only at creation; set by binding a real IPv6 address.
@@ -85,7 +91,7 @@ public struct ModelSocket: Hashable, Sendable {
         self.transport = transport
         self.ownerUID = uid
         self.uid = uid
-        self.caps = caps
+        self.capMask = Capability.mask(of: caps)
     }
 
     /// What the socket is, for reasons: `inet6, dual-stack, SO_REUSEADDR, listening`.

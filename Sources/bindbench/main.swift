@@ -1,3 +1,4 @@
+import BindConformance
 import BindKit
 import CBindShim
 import Foundation
@@ -8,13 +9,21 @@ import Foundation
 let arguments = CommandLine.arguments.dropFirst()
 let json = arguments.contains("--json")
 let quick = arguments.contains("--quick")
-let unknown = arguments.filter { $0 != "--json" && $0 != "--quick" }
+let unknown = arguments.filter { $0 != "--json" && $0 != "--quick" && $0 != "--model-only" }
 if !unknown.isEmpty {
     FileHandle.standardError.write(Data("bindbench: unknown argument \(unknown.joined(separator: " ")); usage: bindbench [--json] [--quick]\n".utf8))
     exit(64)
 }
 
 let repetitions = quick ? 5 : 15
+
+if arguments.contains("--model-only") {
+    let cells = Array(Matrix.cells().prefix(50_000))
+    let t = try MatrixBench.modelOnly(cells)
+    print("model only: \(cells.count) cells in \(t) s = \(Int(t / Double(cells.count) * 1e9)) ns/cell")
+    exit(0)
+}
+
 
 /// Seconds taken by `body`.
 func time(_ body: () -> Void) -> Double {
@@ -87,8 +96,34 @@ let parse = ratio({
     }
 })
 
+// MARK: matrix_ratio and matrix_speedup (need the privilege to make network namespaces)
+var matrixRatio: Double?
+var matrixSpeedup: Double?
+var matrixNote: String?
+do {
+    var cells = Matrix.cells().filter { $0.sysctls.isEmpty }
+    var rng = SeededGenerator(seed: 2026)
+    cells.shuffle(using: &rng)
+    let sample = Array(cells.prefix(quick ? 4_000 : 20_000))
+    let reps = quick ? 1 : 3
+    var ratios: [Double] = [], speedups: [Double] = []
+    for _ in 0..<reps {
+        let one = try MatrixBench.oneWorker(sample)
+        ratios.append(one.c / one.swift)  // (cells/s Swift) / (cells/s C)
+        let big = Array(cells.prefix(quick ? 8_000 : 40_000))
+        let t1 = try MatrixBench.runner(big, workers: 1)
+        let t2 = try MatrixBench.runner(big, workers: 2)
+        speedups.append(t1 / t2)
+    }
+    matrixRatio = median(ratios)
+    matrixSpeedup = median(speedups)
+} catch {
+    matrixNote = "matrix figures need the privilege to make network namespaces: \(error)"
+    FileHandle.standardError.write(Data("bindbench: \(matrixNote ?? "")\n".utf8))
+}
+
 if json {
-    let object: [String: Any] = [
+    var object: [String: Any] = [
         "bind_cycle_ratio": (bind.ratio * 1000).rounded() / 1000,
         "bind_cycle_ns_swift": (bind.swift / Double(bindIterations) * 1e9).rounded(),
         "bind_cycle_ns_c": (bind.c / Double(bindIterations) * 1e9).rounded(),
@@ -97,10 +132,17 @@ if json {
         "parse_ns_c": (parse.c / Double(parseReps * corpus.count) * 1e9 * 10).rounded() / 10,
         "repetitions": repetitions,
     ]
+    object["matrix_ratio"] = matrixRatio.map { ($0 * 1000).rounded() / 1000 } ?? NSNull()
+    object["matrix_speedup"] = matrixSpeedup.map { ($0 * 1000).rounded() / 1000 } ?? NSNull()
+    if let matrixNote { object["matrix_note"] = matrixNote }
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
 } else {
     print("bind_cycle_ratio \(String(format: "%.3f", bind.ratio))  (Socket \(Int(bind.swift / Double(bindIterations) * 1e9)) ns vs C \(Int(bind.c / Double(bindIterations) * 1e9)) ns per socket+SO_REUSEADDR+bind+close; goal <= 1.05)")
     print("parse_ratio      \(String(format: "%.3f", parse.ratio))  (BindKit vs inet_pton over \(corpus.count) mixed strings; goal <= 0.5)")
+    if let matrixRatio, let matrixSpeedup {
+        print("matrix_ratio     \(String(format: "%.3f", matrixRatio))  (cells/s of one worker, model + kernel, vs a C loop of the same system calls; goal >= 0.8)")
+        print("matrix_speedup   \(String(format: "%.3f", matrixSpeedup))  (two workers over one; goal >= 1.7)")
+    }
 }
 if sink == 42 { print("") }  // keep the work observable

@@ -37,7 +37,7 @@ struct MatrixCommand: ParsableCommand {
         }
         let total = cells.count
         let progress = Progress(total: total, enabled: isatty(2) == 1)
-        let summary: MatrixRunner.Summary
+        var summary: MatrixRunner.Summary
         do {
             summary = try MatrixRunner.run(cells, workers: workers) { d, b in progress.update(done: d, bad: b) }
         } catch NamespaceError.notPermitted(let why) {
@@ -45,6 +45,7 @@ struct MatrixCommand: ParsableCommand {
             summary = try MatrixRunner.runOnHost(cells) { d, b in progress.update(done: d, bad: b) }
         }
         progress.finish()
+        if format != .text { summary.explain() }
         let report = MatrixReport(summary)
         if report.cells == report.skipped { throw fail("nothing could run without privilege: \(report.text)", code: 77) }
         let text: String

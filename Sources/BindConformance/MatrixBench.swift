@@ -1,0 +1,93 @@
+import BindKit
+import BindRules
+import CBindShim
+import Foundation
+
+/// The figures of bindbench's matrix section: a worker's cells/s against a C loop of the same
+/// system calls, and the speed-up of two workers over one.
+public enum MatrixBench {
+    /// Seconds for one worker (model + kernel, as the matrix runs them) and for the C loop over the
+    /// same cells, each in a fresh private namespace. Only cells under the namespace defaults.
+    public static func oneWorker(_ cells: [MatrixCell]) throws -> (swift: Double, c: Double) {
+        let plain = cells.filter { $0.sysctls.isEmpty }
+        let swift = try withPrivateNamespace { facts in
+            let model = BindModel(host: ModelHost(facts: facts))
+            let executor = KernelExecutor()
+            let start = ContinuousClock.now
+            for (i, cell) in plain.enumerated() {
+                _ = CellRun.run(cell, port: MatrixRunner.firstPort &+ UInt16(i), model: model, executor: executor)
+            }
+            return seconds(ContinuousClock.now - start)
+        }
+        let c = try withPrivateNamespace { _ in
+            let permitted: UInt64 = {
+                var caps = bk_capsets()
+                return bk_caps_self(&caps) == 0 ? caps.permitted : 0
+            }()
+            let cCells = plain.enumerated().map { i, cell in cCell(cell, port: MatrixRunner.firstPort &+ UInt16(i)) }
+            let start = ContinuousClock.now
+            _ = cCells.withUnsafeBufferPointer { bk_bench_cells($0.baseAddress, Int32($0.count), permitted) }
+            return seconds(ContinuousClock.now - start)
+        }
+        return (swift, c)
+    }
+
+    /// Seconds for the matrix runner over `cells` with `workers` workers.
+    public static func runner(_ cells: [MatrixCell], workers: Int) throws -> Double {
+        try MatrixRunner.run(cells, workers: workers).seconds
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    /// The C form of a cell: the same sockets, options, credentials, binds, listens and TIME_WAIT.
+    static func cCell(_ cell: MatrixCell, port: UInt16) -> bk_bench_cell {
+        let p = cell.port ?? port
+        var out = bk_bench_cell()
+        let allCaps = Capability.mask(of: Set(Capability.allCases))
+        out.a = cSock(cell.first, cell.transport, port: p, uid: cell.credentials == .unprivileged ? 1000 : 0,
+                      caps: cell.credentials == .unprivileged ? 0 : cell.credentials == .rootWithoutBindService
+                        ? allCaps & ~Capability.mask(of: [.netBindService]) : allCaps,
+                      listen: cell.second == nil ? cell.transport == .tcp : cell.state != .bound,
+                      timewait: cell.state == .timeWait)
+        if let second = cell.second {
+            out.has_b = 1
+            let other = cell.sameOwner == false
+            out.b = cSock(second, cell.secondTransport ?? cell.transport, port: p, uid: other ? 1000 : 0, caps: other ? 0 : allCaps,
+                          listen: (cell.secondTransport ?? cell.transport) == .tcp, timewait: false)
+        }
+        return out
+    }
+
+    static func cSock(_ c: SocketConfig, _ transport: Transport, port: UInt16, uid: UInt32, caps: UInt64, listen: Bool, timewait: Bool) -> bk_bench_sock {
+        var s = bk_bench_sock()
+        s.family = c.kind.family.cValue
+        s.transport = transport == .tcp ? 0 : 1
+        s.v6only = c.kind == .inet6Dual ? 0 : c.kind == .inet6Only ? 1 : -1
+        s.reuseaddr = c.options == .reuseaddr || c.options == .both ? 1 : 0
+        s.reuseport = c.options == .reuseport || c.options == .both ? 1 : 0
+        s.freebind = c.freebind ? 1 : 0
+        s.uid = uid
+        s.caps = caps
+        s.listen = listen ? 1 : 0
+        s.timewait = timewait ? 1 : 0
+        if let ip = try? IPAddress(parsing: c.address), case .success(let raw) = Socket.cAddress(SocketAddress(ip: ip, port: port), operation: "bind") {
+            s.addr = raw
+        }
+        return s
+    }
+}
+
+extension MatrixBench {
+    /// Seconds the model alone takes over `cells` (for profiling the worker's overhead).
+    public static func modelOnly(_ cells: [MatrixCell]) throws -> Double {
+        let host = try Fixture.describedHost(sysctls: [])
+        let model = BindModel(host: host)
+        let start = ContinuousClock.now
+        for (i, cell) in cells.enumerated() {
+            _ = CellRun.modelOutcome(cell, Matrix.steps(cell, port: MatrixRunner.firstPort &+ UInt16(i % 16000)), model: model, explain: false)
+        }
+        return seconds(ContinuousClock.now - start)
+    }
+}
