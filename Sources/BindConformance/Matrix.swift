@@ -183,6 +183,10 @@ public enum Matrix {
         "::ffff:192.0.2.1", "::ffff:198.51.100.7",
     ]
     public static let privilegedPorts: [UInt16] = [0, 1, 80, 1023, 1024]
+
+    /// The matrix's addresses, parsed once.
+    static let parsed: [String: IPAddress] = Dictionary(
+        uniqueKeysWithValues: (ipv4Addresses + ipv6Addresses).compactMap { a in (try? IPAddress(parsing: a)).map { (a, $0) } })
     public static let unprivilegedPortStarts = ["0", "80", "1024"]
 
     /// Every (kind, address) place.
@@ -287,8 +291,8 @@ public enum Matrix {
             return Step(id: id, action: .socket(family: c.kind.family, transport: transport, options: options))
         }
         func bind(_ id: String, _ c: SocketConfig, _ p: UInt16) -> Step {
-            let ip = (try? IPAddress(parsing: c.address)) ?? .v4(.any)
-            return Step(id: id, action: .bind(AddressSpec(ip: ip, port: .number(p))))
+            let ip = parsed[c.address] ?? (try? IPAddress(parsing: c.address)) ?? .v4(.any)
+            return Step(id: id, action: .bind(AddressSpec(ip: ip, port: .number(p), text: c.address)))
         }
         let p = cell.port ?? port
         var setup = [socket("a", cell.first, cell.transport, extra: cell.credentials?.settings ?? []), bind("a", cell.first, p)]

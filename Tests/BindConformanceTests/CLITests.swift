@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+
+/// The built `bindcheck` next to the test bundle (swift test builds every product first).
+let bindcheckPath: String? = {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    for config in ["debug", "release"] {
+        let p = root.appendingPathComponent(".build/\(config)/bindcheck").path
+        if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    return nil
+}()
+
+struct CLIResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+func runBindcheck(_ args: [String], asUser: String? = nil) throws -> CLIResult {
+    let p = Process()
+    if let asUser {
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        p.arguments = ["--reuid=\(asUser)", "--regid=\(asUser)", "--clear-groups", "--inh-caps=-all", bindcheckPath ?? "bindcheck"] + args
+    } else {
+        p.executableURL = URL(fileURLWithPath: bindcheckPath ?? "/nonexistent")
+        p.arguments = args
+    }
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+@Suite("bindcheck command line", .enabled(if: bindcheckPath != nil, "bindcheck is not built"))
+struct CLITests {
+    @Test("malformed input to parse: first stderr line names the problem, exit 64, no trace", arguments: [
+        "10.0.0.256", "", " ", "1.2.3", "1.2.3.4.5", "::g", "1:2:3:4:5:6:7:8:9", "[::1]", "[::1]:", "[::1]:65536",
+        "1.2.3.4:-1", "1.2.3.4:0x50", "fe80::1%", "[fe80::1%]:80", "::1:80:", "\u{0}", "üñí", "999999999999999999999999",
+        String(repeating: "1", count: 10_000), "127.1:80:80", "[1.2.3.4]:80", "1.2.3.4:80 ",
+    ])
+    func parseRejects(_ input: String) throws {
+        let r = try runBindcheck(["parse", input])
+        #expect(r.status == 64, "\(input.debugDescription): status \(r.status)")
+        let first = r.stderr.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(first.hasPrefix("bindcheck: ") || first.hasPrefix("Error: "), "first line: \(first)")
+        #expect(first.count > 12, "the first line names the problem: \(first)")
+        #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("Stack dump"))
+        #expect(r.stdout.isEmpty)
+    }
+
+    @Test func parseAccepts() throws {
+        let r = try runBindcheck(["parse", "--json", "[fe80::1%1]:8080"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("link-local"))
+        let legacy = try runBindcheck(["parse", "--legacy", "0x7f000001"])
+        #expect(legacy.status == 0 && legacy.stdout.hasPrefix("127.0.0.1"))
+        let strict = try runBindcheck(["parse", "0x7f000001"])
+        #expect(strict.status == 64)
+    }
+
+    @Test("run: exit 0 when all agree, 1 when an expectation differs, 64 for an invalid file")
+    func runExitCodes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bindcheck-cli-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good = dir.appendingPathComponent("good.json")
+        try #"{"name":"g","steps":[{"op":"socket","id":"a","family":"inet","type":"tcp"},{"op":"bind","id":"a","address":"10.9.9.9:5000","expect":"EADDRNOTAVAIL"}]}"#
+            .write(to: good, atomically: true, encoding: .utf8)
+        let wrong = dir.appendingPathComponent("wrong.json")
+        try #"{"name":"w","steps":[{"op":"socket","id":"a","family":"inet","type":"tcp"},{"op":"bind","id":"a","address":"10.9.9.9:5000","expect":"ok"}]}"#
+            .write(to: wrong, atomically: true, encoding: .utf8)
+        let bad = dir.appendingPathComponent("bad.json")
+        try #"{"name":"b","steps":[{"op":"socket","id":"a","family":"inet6","type":"sctp"}]}"#.write(to: bad, atomically: true, encoding: .utf8)
+
+        let m = try runBindcheck(["run", "--model", good.path])
+        #expect(m.status == 0)
+        #expect(try runBindcheck(["run", "--model", wrong.path]).status == 1)
+        let b = try runBindcheck(["run", bad.path])
+        #expect(b.status == 64)
+        #expect(b.stderr.contains("bad.json") && b.stderr.contains("step 0") && b.stderr.contains("type"))
+        #expect(try runBindcheck(["run", dir.appendingPathComponent("missing.json").path]).status == 64)
+        #expect(try runBindcheck(["run", "--model", "--kernel", good.path]).status == 64)
+
+        let json = try runBindcheck(["run", "--json", "--model", good.path])
+        let line = try #require(json.stdout.split(separator: "\n").first)
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(obj["scenario"] as? String == "g" && obj["kernel"] is NSNull && obj["model"] as? String == "ok")
+
+        if geteuid() == 0 {
+            #expect(try runBindcheck(["run", good.path]).status == 0)
+            // Without the privilege to make namespaces: 77, and the message says what is missing.
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.path)
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: good.path)
+            let unprivileged = try runBindcheck(["run", good.path], asUser: "65534")
+            #expect(unprivileged.status == 77, "\(unprivileged.stderr)")
+            #expect(unprivileged.stderr.contains("privilege"))
+        }
+    }
+}
