@@ -605,7 +605,7 @@ public struct BindModel: Sendable {
         let mine = sk.bound?.text ?? "?"
         var why: [String] = []
         if holder.state == .timeWait {
-            why.append(sk.reuseAddress ? "the connection that left it did not set SO_REUSEADDR" : "SO_REUSEADDR on this socket (and on the socket that left it) would allow it")
+            why.append(sk.reuseAddress ? "the connection that left it did not set SO_REUSEADDR" : "this socket does not set SO_REUSEADDR")
         } else {
             if sk.transport == .tcp && sk.reuseAddress && holder.reuseAddress && holder.state == .listening {
                 why.append("SO_REUSEADDR is on both but \(holder.id) is listening")
@@ -629,7 +629,9 @@ public struct BindModel: Sendable {
             kernel: sk.transport == .tcp ? "inet_csk_bind_conflict" : "udp_lib_lport_inuse",
             text: "\(what) \(overlap) socket \(holder.id) (\(holder.summary)); \(why.joined(separator: "; "))",
             holder: Holder(holder),
-            fix: sk.transport == .tcp
+            fix: holder.state == .timeWait
+                ? "allowed: SO_REUSEADDR on both (this socket and the one that left the TIME_WAIT), or SO_REUSEPORT on both (any uid); or wait 60 s"
+                : sk.transport == .tcp
                 ? "allowed: SO_REUSEPORT on both under one uid, or SO_REUSEADDR on both while the holder does not listen"
                 : "allowed: SO_REUSEADDR on both, or SO_REUSEPORT on both under one uid")
     }
