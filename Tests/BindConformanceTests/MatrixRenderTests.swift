@@ -1,0 +1,107 @@
+import BindConformance
+import BindKit
+import BindRules
+import Foundation
+import Testing
+
+/// A small report built by hand: agreements, a disagreement, a skipped cell, a listen failure,
+/// a row whose first socket fails, and one cell of each other group.
+private enum Sample {
+    static let any4 = SocketConfig(kind: .inet, address: "0.0.0.0")
+    static let lo4 = SocketConfig(kind: .inet, address: "127.0.0.1")
+    static let foreign4 = SocketConfig(kind: .inet, address: "192.0.2.2")
+
+    static func pair(_ a: SocketConfig, _ b: SocketConfig, same: Bool = true, state: FirstState = .bound) -> MatrixCell {
+        MatrixCell(group: .pair, transport: .tcp, first: a, state: state, second: b, sameOwner: same)
+    }
+
+    static func record(_ cell: MatrixCell, _ model: CellOutcome?, _ kernel: CellOutcome?, reason: String? = nil) -> MatrixRecord {
+        MatrixRecord(cell: cell, model: model, kernel: kernel, reason: reason)
+    }
+
+    static let ok = CellOutcome(bind: "ok", listen: "ok")
+    static let inUse = CellOutcome(bind: "EADDRINUSE")
+
+    static var records: [MatrixRecord] {
+        [
+            record(pair(any4, any4), inUse, inUse, reason: "conflicts with a, bound to 0.0.0.0:10000"),
+            record(pair(any4, lo4), inUse, inUse, reason: "conflicts with a, bound to 0.0.0.0:10001"),
+            // The disagreement.
+            record(pair(lo4, any4), ok, inUse, reason: "no socket holds 0.0.0.0:10002"),
+            record(pair(lo4, lo4), CellOutcome(bind: "ok", listen: "EADDRINUSE"), CellOutcome(bind: "ok", listen: "EADDRINUSE")),
+            MatrixRecord(cell: pair(any4, any4, same: false), model: nil, kernel: nil, skipped: "changes credentials: needs root"),
+            record(pair(foreign4, foreign4), CellOutcome(setup: "bind EADDRNOTAVAIL", bind: "EADDRNOTAVAIL"), CellOutcome(setup: "bind EADDRNOTAVAIL", bind: "EADDRNOTAVAIL")),
+            record(pair(foreign4, lo4), CellOutcome(setup: "bind EADDRNOTAVAIL", bind: "ok", listen: "ok"), CellOutcome(setup: "bind EADDRNOTAVAIL", bind: "ok", listen: "ok")),
+            record(
+                MatrixCell(group: .crossTransport, transport: .tcp, secondTransport: .udp, first: any4, state: .bound, second: any4, sameOwner: true),
+                CellOutcome(bind: "ok"), CellOutcome(bind: "ok")),
+            record(
+                MatrixCell(group: .single, transport: .udp, first: SocketConfig(kind: .inet, address: "192.0.2.2", freebind: true)),
+                CellOutcome(bind: "ok"), CellOutcome(bind: "ok")),
+            record(
+                MatrixCell(
+                    group: .privilege, transport: .tcp, first: any4, port: 80, credentials: .unprivileged,
+                    sysctls: [SysctlSetting(name: "net.ipv4.ip_unprivileged_port_start", value: "80")]),
+                CellOutcome(bind: "ok", listen: "ok"), CellOutcome(bind: "ok", listen: "ok")),
+            record(
+                MatrixCell(group: .privilege, transport: .tcp, first: any4, port: 80, credentials: .unprivileged),
+                CellOutcome(bind: "EACCES"), CellOutcome(bind: "EACCES"), reason: "port 80 is below ip_unprivileged_port_start 1024"),
+        ]
+    }
+
+    static var report: MatrixReport { MatrixReport(kernel: "6.1.0-test", mode: "namespaces", seconds: 1.5, records: records) }
+}
+
+@Suite("Matrix renderers and diff")
+struct MatrixRenderTests {
+    @Test func markdownHasSummaryLegendTablesAndTheDisagreement() {
+        let md = MatrixMarkdown.render(Sample.report)
+        #expect(md.hasPrefix("# Conformance matrix: Linux 6.1.0-test\n"))
+        #expect(md.contains("| 6.1.0-test | private namespaces | 11 | 9 | 1 | 1 | 1.5 |"))
+        #expect(md.contains("## Legend"))
+        #expect(md.contains("| `INUSE` | EADDRINUSE"))
+        #expect(md.contains("| `X/L-Y` |"))
+        #expect(md.contains("## Summary"))
+        #expect(md.contains("### tcp · first bound · none / none · same uid"))
+        // Rows and columns: places 1 (0.0.0.0), 2 (127.0.0.1) and 5 (192.0.2.2), numbered as in the legend.
+        #expect(md.contains("| 5 | `inet 192.0.2.2` |"))
+        #expect(md.contains("| first ↓ second → | 1 | 2 | 5 |\n"))
+        #expect(md.contains("| 1 v4 0.0.0.0 | INUSE | INUSE |  |\n"))
+        #expect(md.contains("| 2 v4 127.0.0.1 | ✗ m:ok k:INUSE | ok/L-INUSE |  |\n"))
+        // The first socket failed in every cell of this row: the label says so once.
+        #expect(md.contains("| 5 v4 192.0.2.2 (first: NOTAVAIL) |  | ok | NOTAVAIL |\n"))
+        #expect(md.contains("## Disagreements\n\n- `pair tcp inet 127.0.0.1 (bound) | inet 0.0.0.0 same uid`"))
+        #expect(md.contains("  - kernel: bind EADDRINUSE"))
+        #expect(md.contains("## Cross-transport pairs"))
+        #expect(md.contains("## Single sockets"))
+        #expect(md.contains("## Privileged ports"))
+        #expect(md.contains("- 1 cells: changes credentials: needs root"))
+        // The other-uid grid is counted in the summary (its one cell skipped), not tabled.
+        #expect(md.contains("| pair | tcp | defaults | bound | none | none | other uid | 1 | 0 | 0 | 1 |"))
+        #expect(md.contains("| pair | tcp | defaults | bound | none | none | same uid | 6 | 5 | 1 | 0 |"))
+    }
+
+    @Test func markdownTableRowsHaveOneCellPerColumn() {
+        let md = MatrixMarkdown.render(Sample.report)
+        let lines = md.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let header = lines.firstIndex(where: { $0.hasPrefix("| first ↓ second →") }) else {
+            Issue.record("no table")
+            return
+        }
+        let columns = lines[header].split(separator: "|", omittingEmptySubsequences: false).count
+        var i = header + 1
+        while i < lines.count, lines[i].hasPrefix("|") {
+            #expect(lines[i].split(separator: "|", omittingEmptySubsequences: false).count == columns, "\(lines[i])")
+            i += 1
+        }
+        #expect(i - header == 5)  // separator + three rows
+    }
+
+    @Test func markdownOfAnAgreeingReportSaysSo() {
+        let records = Sample.records.filter(\.agrees)
+        let md = MatrixMarkdown.render(MatrixReport(kernel: "6.1.0", mode: "host", seconds: 0, records: records))
+        #expect(md.contains("agree on every cell that ran"))
+        #expect(md.components(separatedBy: "✗").count == 2)  // the legend's only
+        #expect(md.contains("## Disagreements\n\nNone."))
+    }
+}
