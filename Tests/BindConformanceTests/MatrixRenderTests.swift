@@ -50,6 +50,39 @@ private enum Sample {
     }
 
     static var report: MatrixReport { MatrixReport(kernel: "6.1.0-test", mode: "namespaces", seconds: 1.5, records: records) }
+
+    /// The embedded data of an HTML page.
+    static func embedded(_ page: String) throws -> [String: Any] {
+        let open = #"<script type="application/json" id="data">"#
+        let start = try #require(page.range(of: open))
+        let end = try #require(page.range(of: "</script>", range: start.upperBound..<page.endIndex))
+        let json = try JSONSerialization.jsonObject(with: Data(page[start.upperBound..<end.lowerBound].utf8))
+        return try #require(json as? [String: Any])
+    }
+
+    /// Every cell of embedded data as (key, model, kernel, reason), the way the page's script reads it.
+    static func cells(_ data: [String: Any]) throws -> [(key: String, model: String?, kernel: String?, reason: String?)] {
+        let strings = try #require(data["S"] as? [String])
+        let pairs = try #require(data["P"] as? [[Int]])
+        let grids = try #require(data["G"] as? [[String: Any]])
+        func s(_ i: Int) -> String? { i >= 0 ? strings[i] : nil }
+        var out: [(String, String?, String?, String?)] = []
+        for g in grids {
+            let d = try #require(g["d"] as? [Int])
+            let rk = try #require(g["rk"] as? [Int])
+            let ck = try #require(g["ck"] as? [Int])
+            let ko = try #require(g["ko"] as? [Int])
+            var overrides: [Int: Int] = [:]
+            for i in stride(from: 0, to: ko.count, by: 2) { overrides[ko[i]] = ko[i + 1] }
+            for j in stride(from: 0, to: d.count, by: 4) {
+                let column = s(ck[d[j + 1]]) ?? ""
+                let key = overrides[j / 4].flatMap(s) ?? (s(rk[d[j]]) ?? "") + (column.isEmpty ? "" : " " + column)
+                let p = pairs[d[j + 2]]
+                out.append((key, s(p[0]), s(p[1]), s(d[j + 3])))
+            }
+        }
+        return out
+    }
 }
 
 @Suite("Matrix renderers and diff")
@@ -103,5 +136,55 @@ struct MatrixRenderTests {
         #expect(md.contains("agree on every cell that ran"))
         #expect(md.components(separatedBy: "✗").count == 2)  // the legend's only
         #expect(md.contains("## Disagreements\n\nNone."))
+    }
+
+    @Test func htmlIsSelfContainedWithLegendFiltersAndData() throws {
+        let page = MatrixHTML.render(Sample.report)
+        #expect(page.hasPrefix("<!DOCTYPE html>"))
+        #expect(page.hasSuffix("</html>\n"))
+        for external in ["http://", "https://", "src=", "<link", "@import", "url("] { #expect(!page.contains(external), "\(external)") }
+        for part in ["id=\"legend\"", "EADDRINUSE", "EADDRNOTAVAIL", "EINVAL", "EACCES", "model ≠ kernel"] { #expect(page.contains(part), "\(part)") }
+        for part in ["id=\"filters\"", "id=\"only\"", "only disagreements", "\"transport\"", "\"first state\"", "\"owner\"", "\"options (first / second)\""] {
+            #expect(page.contains(part), "\(part)")
+        }
+        let data = try Sample.embedded(page)
+        let cells = try Sample.cells(data)
+        // Every record once, its key rebuilt from the row's and column's parts.
+        #expect(cells.count == Sample.records.count)
+        #expect(Set(cells.map(\.key)) == Set(Sample.records.map(\.cell.key)))
+        let bad = try #require(cells.first { $0.key == "pair tcp inet 127.0.0.1 (bound) | inet 0.0.0.0 same uid" })
+        #expect(bad.model == "bind ok, listen ok")
+        #expect(bad.kernel == "bind EADDRINUSE")
+        // The port the run picked is elided; a fixed port (privilege) is not.
+        #expect(bad.reason == "no socket holds 0.0.0.0:‹port›")
+        #expect(cells.contains { $0.reason == "port 80 is below ip_unprivileged_port_start 1024" })
+        // One string table: the same reason (but for its port) is stored once.
+        let strings = try #require(data["S"] as? [String])
+        #expect(strings.filter { $0 == "conflicts with a, bound to 0.0.0.0:‹port›" }.count == 1)
+        let pairs = try #require(data["P"] as? [[Int]])
+        #expect(pairs.contains { $0[4] == 1 && strings[$0[3]].hasSuffix(" x") })
+    }
+
+    @Test func htmlKeepsScriptDataInsideItsElement() throws {
+        var records = Sample.records
+        records[0].reason = "</script><script>alert(1)</script>"
+        let page = MatrixHTML.render(MatrixReport(kernel: "<b>6.1</b>", mode: "namespaces", seconds: 0, records: records))
+        #expect(!page.contains("<script>alert"))
+        #expect(!page.contains("<b>6.1</b>"))
+        let cells = try Sample.cells(try Sample.embedded(page))
+        #expect(cells.contains { $0.reason == "</script><script>alert(1)</script>" })
+    }
+
+    @Test func htmlKeysSplitForEveryKindOfMatrixCell() throws {
+        // A slice of the real matrix: every key must split into a row part and a column part.
+        let all = Matrix.cells()
+        let cells = stride(from: 0, to: all.count, by: 97).map { all[$0] }
+        let records = cells.map { MatrixRecord(cell: $0, model: Sample.ok, kernel: Sample.ok) }
+        let data = try Sample.embedded(MatrixHTML.render(MatrixReport(kernel: "k", mode: "namespaces", seconds: 0, records: records)))
+        let grids = try #require(data["G"] as? [[String: Any]])
+        for g in grids { #expect((g["ko"] as? [Int])?.isEmpty == true) }
+        #expect(Set(try Sample.cells(data).map(\.key)) == Set(cells.map(\.key)))
+        let groups = Set(cells.map(\.group))
+        #expect(groups == Set(MatrixCell.Group.allCases))
     }
 }
