@@ -187,4 +187,103 @@ struct MatrixRenderTests {
         let groups = Set(cells.map(\.group))
         #expect(groups == Set(MatrixCell.Group.allCases))
     }
+
+    // MARK: Diff
+
+    static func changed() -> MatrixReport {
+        var records = Sample.records
+        records[0].kernel = Sample.ok  // kernel differs
+        records[1].model = Sample.ok  // model differs
+        records[3].skipped = "no free port"  // run only in A
+        records[3].model = nil
+        records[3].kernel = nil
+        records.remove(at: 7)  // cross-transport: only in A
+        records.append(Sample.record(Sample.pair(Sample.lo4, Sample.lo4, state: .listening), Sample.inUse, Sample.inUse))  // only in B
+        return MatrixReport(kernel: "6.8.0-test", mode: "namespaces", seconds: 2, records: records)
+    }
+
+    @Test func diffFindsEveryKindOfDifference() {
+        let a = Sample.report
+        let d = MatrixDiff(a, Self.changed(), aName: "a.json", bName: "b.json")
+        #expect(d.a.kernel == "6.1.0-test")
+        #expect(d.b.kernel == "6.8.0-test")
+        #expect(d.matched == a.records.count - 1)
+        #expect(d.kernelDiffers == [MatrixDiff.Change(key: a.records[0].cell.key, a: Sample.inUse, b: Sample.ok)])
+        #expect(d.modelDiffers == [MatrixDiff.Change(key: a.records[1].cell.key, a: Sample.inUse, b: Sample.ok)])
+        #expect(d.onlyInA == [a.records[7].cell.key])
+        #expect(d.onlyInB == ["pair tcp inet 127.0.0.1 (listening) | inet 127.0.0.1 same uid"])
+        #expect(d.ranOnlyInA == [a.records[3].cell.key])
+        #expect(d.ranOnlyInB.isEmpty)
+        #expect(d.exitStatus == 1)
+        let text = d.text()
+        #expect(text.hasPrefix("A: a.json: Linux 6.1.0-test (private namespaces), 11 cells"))
+        #expect(text.contains("\nB: b.json: Linux 6.8.0-test"))
+        #expect(text.contains("kernel result differs (1):\n  \(a.records[0].cell.key)\n    A: bind EADDRINUSE\n    B: bind ok, listen ok"))
+        #expect(text.contains("model result differs (1):"))
+        #expect(text.contains("only in A (1):"))
+        #expect(text.contains("only in B (1):"))
+        #expect(text.contains("run only in A (skipped in B) (1):"))
+    }
+
+    @Test func diffOfAReportWithItselfIsEmpty() throws {
+        let d = MatrixDiff(Sample.report, Sample.report)
+        #expect(d.exitStatus == 0)
+        #expect(d.kernelDiffers.isEmpty && d.modelDiffers.isEmpty && d.onlyInA.isEmpty && d.onlyInB.isEmpty && d.ranOnlyInA.isEmpty)
+        #expect(d.matched == Sample.records.count)
+        let json = try JSONSerialization.jsonObject(with: try d.json()) as? [String: Any]
+        #expect(json?["matched"] as? Int == Sample.records.count)
+    }
+
+    @Test func diffLimitsTheListsButNotTheCounts() {
+        let a = MatrixReport(kernel: "a", mode: "namespaces", seconds: 0, records: Sample.records)
+        let b = MatrixReport(kernel: "b", mode: "namespaces", seconds: 0, records: [])
+        let text = MatrixDiff(a, b).text(limit: 2)
+        #expect(text.contains("only in A (11):"))
+        #expect(text.contains("  … and 9 more"))
+        #expect(MatrixDiff(a, b).exitStatus == 0)
+    }
+
+    @Test func diffLoadsReportsAndNamesBadFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("matrix-diff-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good = dir.appendingPathComponent("good.json").path
+        try Sample.report.json().write(to: URL(fileURLWithPath: good))
+        let loaded = try MatrixDiff.load(good)
+        #expect(loaded.records.map(\.cell.key) == Sample.records.map(\.cell.key))
+        #expect(MatrixDiff(loaded, Sample.report).exitStatus == 0)
+
+        func error(_ path: String) -> MatrixDiff.LoadError? {
+            do {
+                _ = try MatrixDiff.load(path)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        let missing = dir.appendingPathComponent("missing.json").path
+        #expect(error(missing) == .missing(file: missing))
+        #expect(error(missing)?.exitStatus == 66)
+        #expect(error(missing)?.description == "\(missing): no such file")
+
+        let notJSON = dir.appendingPathComponent("not.json").path
+        try Data("{\"kernel\": ".utf8).write(to: URL(fileURLWithPath: notJSON))
+        #expect(error(notJSON)?.exitStatus == 64)
+        #expect(error(notJSON)?.description.hasPrefix("\(notJSON): not a matrix report") == true)
+
+        let other = dir.appendingPathComponent("other.json").path
+        try Data("{\"kernel\": \"6.1\", \"records\": []}".utf8).write(to: URL(fileURLWithPath: other))
+        #expect(error(other)?.exitStatus == 64)
+        #expect(error(other)?.description.contains("missing mode") == true)
+
+        let badRecord = dir.appendingPathComponent("bad-record.json").path
+        var json = String(decoding: try Sample.report.json(), as: UTF8.self)
+        json = json.replacingOccurrences(of: "\"group\":\"single\"", with: "\"group\":\"solo\"")
+        try Data(json.utf8).write(to: URL(fileURLWithPath: badRecord))
+        #expect(error(badRecord)?.exitStatus == 64)
+        #expect(error(badRecord)?.description.contains("records[8].cell.group") == true)
+
+        #expect(error(dir.path) == .unreadable(file: dir.path, why: "a directory"))
+        #expect(error(dir.path)?.exitStatus == 64)
+    }
 }
