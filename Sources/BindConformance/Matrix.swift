@@ -58,14 +58,17 @@ public struct SocketConfig: Codable, Hashable, Sendable, CustomStringConvertible
 
     /// `inet6 v6only=0 [::] SO_REUSEADDR`
     public var description: String {
-        var s = "\(kind.rawValue) \(address.contains(":") ? "[\(address)]" : address)"
+        var s = place
         if options != .none { s += " \(options.rawValue)" }
         if freebind { s += " IP_FREEBIND" }
         return s
     }
 
     /// Kind and address without options: a row or column of the Markdown tables.
-    public var place: String { "\(kind.rawValue) \(address.contains(":") ? "[\(address)]" : address)" }
+    public var place: String { kind.rawValue + " " + bracketedAddress }
+
+    /// The address, in brackets if it is an IPv6 address: `[::1]`, `127.0.0.1`.
+    public var bracketedAddress: String { address.utf8.contains(UInt8(ascii: ":")) ? "[\(address)]" : address }
 }
 
 /// The first socket's state when the second binds.
@@ -116,6 +119,23 @@ public struct MatrixCell: Codable, Hashable, Sendable {
     /// Sysctls that differ from the namespace defaults.
     public var sysctls: [SysctlSetting]
 
+    public init(
+        group: Group, transport: Transport, secondTransport: Transport? = nil, first: SocketConfig, state: FirstState? = nil,
+        second: SocketConfig? = nil, sameOwner: Bool? = nil, port: UInt16? = nil, credentials: BindCredentials? = nil,
+        sysctls: [SysctlSetting] = []
+    ) {
+        self.group = group
+        self.transport = transport
+        self.secondTransport = secondTransport
+        self.first = first
+        self.state = state
+        self.second = second
+        self.sameOwner = sameOwner
+        self.port = port
+        self.credentials = credentials
+        self.sysctls = sysctls
+    }
+
     /// A stable one-line key (for diffs and reports).
     public var key: String {
         var parts = [group.rawValue, transport.rawValue]
@@ -151,6 +171,12 @@ public struct CellOutcome: Codable, Hashable, Sendable, CustomStringConvertible 
     public var bind: String
     public var listen: String?
 
+    public init(setup: String = "ok", bind: String, listen: String? = nil) {
+        self.setup = setup
+        self.bind = bind
+        self.listen = listen
+    }
+
     public var description: String {
         var s = setup == "ok" ? "" : "first: \(setup); "
         s += "bind \(bind)"
@@ -169,6 +195,14 @@ public struct MatrixRecord: Codable, Sendable {
     public var skipped: String?
     /// The port the cell ran on.
     public var port: UInt16?
+
+    public init(cell: MatrixCell, model: CellOutcome?, kernel: CellOutcome?, reason: String? = nil, skipped: String? = nil) {
+        self.cell = cell
+        self.model = model
+        self.kernel = kernel
+        self.reason = reason
+        self.skipped = skipped
+    }
 
     public var agrees: Bool { skipped == nil && model != nil && model == kernel }
 }

@@ -14,15 +14,20 @@ public struct MatrixReport: Codable, Sendable {
     public var records: [MatrixRecord]
 
     public init(_ s: MatrixRunner.Summary) {
-        kernel = HostFacts.kernelRelease()
-        host = s.facts
-        mode = s.mode
-        records = s.records
-        cells = s.records.count
-        skipped = s.records.filter { $0.skipped != nil }.count
-        agree = s.records.filter(\.agrees).count
+        self.init(kernel: HostFacts.kernelRelease(), host: s.facts, mode: s.mode, seconds: s.seconds, records: s.records)
+    }
+
+    /// A report of `records` (the counts follow from them).
+    public init(kernel: String, host: HostFacts? = nil, mode: String, seconds: Double, records: [MatrixRecord]) {
+        self.kernel = kernel
+        self.host = host
+        self.mode = mode
+        self.records = records
+        cells = records.count
+        skipped = records.filter { $0.skipped != nil }.count
+        agree = records.filter(\.agrees).count
         disagree = cells - skipped - agree
-        seconds = (s.seconds * 1000).rounded() / 1000
+        self.seconds = (seconds * 1000).rounded() / 1000
     }
 
     public var cellsPerSecond: Double { seconds > 0 ? Double(cells - skipped) / seconds : 0 }

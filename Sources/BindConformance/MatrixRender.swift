@@ -1,9 +1,0 @@
-/// Markdown tables of the matrix (placeholder until the renderer lands).
-public enum MatrixMarkdown {
-    public static func render(_ r: MatrixReport) -> String { r.text }
-}
-
-/// The self-contained HTML grid of the matrix (placeholder until the renderer lands).
-public enum MatrixHTML {
-    public static func render(_ r: MatrixReport) -> String { r.text }
-}
