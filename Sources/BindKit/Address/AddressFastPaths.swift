@@ -196,6 +196,7 @@ func fastIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end: I
 /// Either family, strictly, with an optional IPv6 zone; nil when the fast paths cannot
 /// tell. IPv6 when a ':' comes before any '.' (a valid address of either family decides
 /// this within its first five bytes).
+@inline(__always)
 func fastIPAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPAddress? {
     var i = 0
     while i < count && i < 5 {

@@ -9,11 +9,14 @@
 // checking the same conditions so that acceptance is identical, but naming each
 // rejection. Offsets are absolute in the whole input so that a socket address parser
 // can hand a slice to the address parsers and keep their positions.
+//
+// These are the reference. The public entry points first try the fast paths in
+// AddressFastPaths.swift, which accept only what these accept and defer everything
+// else (every error included) to them.
 
 /// ASCII bytes the parsers look for.
 enum ASCII {
     static let tab: UInt8 = 0x09
-    static let lineFeed: UInt8 = 0x0A
     static let carriageReturn: UInt8 = 0x0D
     static let space: UInt8 = 0x20
     static let percent: UInt8 = 0x25

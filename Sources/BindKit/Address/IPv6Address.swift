@@ -3,7 +3,7 @@
 /// An all-digit zone is an interface index (`%3`), anything else an interface name.
 /// ``description`` is the zone without the "%" (`eth0`, `3`); `Codable` uses that text.
 public enum IPv6Zone: Hashable, Sendable, Codable, CustomStringConvertible {
-    /// An interface name, 1 to 15 bytes.
+    /// An interface name (1 to 15 bytes when parsed).
     case name(String)
     /// An interface index (what `sin6_scope_id` holds).
     case index(UInt32)
@@ -15,13 +15,8 @@ public enum IPv6Zone: Hashable, Sendable, Codable, CustomStringConvertible {
         guard !string.isEmpty else {
             throw AddressParseError(input: string, position: nil, problem: "zone is empty")
         }
-        let result = withUTF8Bytes(string) { p in
-            Result { () throws(ParseFailure) in try parseZone(p, from: 0, to: p.count) }
-        }
-        switch result {
-        case .success(let zone): self = zone.zone ?? .name(string)  // parseZone always makes a zone
-        case .failure(let failure): throw AddressParseError(input: string, failure: failure)
-        }
+        let storage = try parseSlowly(string) { p throws(ParseFailure) in try parseZone(p, from: 0, to: p.count) }
+        self = storage.zone ?? .name(string)  // parseZone always makes a zone
     }
 
     /// The zone without "%": `eth0` or `3`.
