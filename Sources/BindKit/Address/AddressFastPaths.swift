@@ -1,3 +1,7 @@
+// Fast paths for the common, valid inputs. The IPv4 one is @inlinable, with the public
+// parse entry points: a caller in another module then parses a dotted quad without a
+// call, and without copying the result through memory.
+//
 // Fast paths for the common, valid inputs: tight byte loops with as few instructions
 // per character as the grammar allows, and nothing else (no error bookkeeping, no
 // positions). glibc's inet_pton spends about 270 instructions on an IPv4 address and
@@ -14,20 +18,20 @@
 // `withContiguousStorageIfAvailable` makes of a small string stall on store forwarding.)
 
 /// One octet of a dotted quad at `p[i]` (which must be in bounds): 1 to 3 digits, no
-/// leading zero, at most 255. Moves `i` past it.
-@inline(__always)
-private func decimalOctet(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ count: Int) -> UInt32? {
-    let first = UInt32(p[i] &- ASCII.zero)
+/// leading zero, at most 255. Moves `i` past it. (0x30 is '0'.)
+@inlinable @inline(__always)
+func decimalOctet(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ count: Int) -> UInt32? {
+    let first = UInt32(p[i] &- 0x30)
     guard first < 10 else { return nil }
     if i &+ 3 < count {
         // Three more bytes are there: read them without further checks.
-        let second = UInt32(p[i &+ 1] &- ASCII.zero)
+        let second = UInt32(p[i &+ 1] &- 0x30)
         guard second < 10 else {
             i &+= 1
             return first
         }
         guard first != 0 else { return nil }  // a leading zero
-        let third = UInt32(p[i &+ 2] &- ASCII.zero)
+        let third = UInt32(p[i &+ 2] &- 0x30)
         guard third < 10 else {
             i &+= 2
             return first &* 10 &+ second
@@ -40,7 +44,7 @@ private func decimalOctet(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ count: In
     var value = first
     var j = i &+ 1
     while j < count, j &- i < 3 {
-        let digit = UInt32(p[j] &- ASCII.zero)
+        let digit = UInt32(p[j] &- 0x30)
         guard digit < 10 else { break }
         guard value != 0 else { return nil }
         value = value &* 10 &+ digit
@@ -52,18 +56,18 @@ private func decimalOctet(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ count: In
 }
 
 /// A strict dotted quad (inet_pton4) in the `count` bytes at `p`, or nil when the fast
-/// path cannot tell.
-@inline(__always)
+/// path cannot tell. (0x2E is '.'.)
+@inlinable @inline(__always)
 func fastIPv4(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt32? {
     // "0.0.0.0" to "255.255.255.255".
     guard count >= 7 && count <= 15 else { return nil }
     var i = 0
     // Each of the first three octets is followed by a dot and at least one more byte.
-    guard let a = decimalOctet(p, &i, count), i &+ 1 < count, p[i] == ASCII.dot else { return nil }
+    guard let a = decimalOctet(p, &i, count), i &+ 1 < count, p[i] == 0x2E else { return nil }
     i &+= 1
-    guard let b = decimalOctet(p, &i, count), i &+ 1 < count, p[i] == ASCII.dot else { return nil }
+    guard let b = decimalOctet(p, &i, count), i &+ 1 < count, p[i] == 0x2E else { return nil }
     i &+= 1
-    guard let c = decimalOctet(p, &i, count), i &+ 1 < count, p[i] == ASCII.dot else { return nil }
+    guard let c = decimalOctet(p, &i, count), i &+ 1 < count, p[i] == 0x2E else { return nil }
     i &+= 1
     guard let d = decimalOctet(p, &i, count), i == count else { return nil }
     return a << 24 | b << 16 | c << 8 | d
@@ -113,9 +117,9 @@ func fastIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end: I
         guard p[1] == ASCII.colon else { return nil }
         i = 1
     }
-    var bits: UInt128 = 0
+    var bits: UInt128 = 0  // the groups read, the last in the low 16 bits
     var groups = 0  // more than 8 are refused at the end (the extra bits shift out)
-    var gapGroup = -1
+    var gapGroup = -1  // groups before "::"
     var gapEnd = -1  // the offset just after "::"
     while true {
         // One group: up to four hex digits, then `next`, the class of the byte after.
@@ -184,10 +188,12 @@ func fastIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end: I
     }
     if gapGroup >= 0 {
         guard groups < 8 else { return nil }
-        let tailBits = 16 * (groups - gapGroup)
-        let tail = bits & ((1 << tailBits) - 1)
-        let head = bits >> tailBits
-        return (head << (16 * (8 - gapGroup)) | tail, i)
+        // "::" stands for the missing groups: the groups before it move to the top.
+        // (Masking shifts: the amounts are below 128, except a shift of an all-zero
+        // head by 128 when there are no groups at all.)
+        let tailMask: UInt128 = (1 &<< UInt128(truncatingIfNeeded: 16 &* (groups &- gapGroup))) &- 1
+        let head = bits & ~tailMask
+        return (head &<< UInt128(truncatingIfNeeded: 16 &* (8 &- groups)) | bits & tailMask, i)
     }
     guard groups == 8 else { return nil }
     return (bits, i)
@@ -195,17 +201,17 @@ func fastIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end: I
 
 /// Either family, strictly, with an optional IPv6 zone; nil when the fast paths cannot
 /// tell. IPv6 when a ':' comes before any '.' (a valid address of either family decides
-/// this within its first five bytes).
-@inline(__always)
+/// this within its first five bytes). (0x2E is '.', 0x3A ':'.)
+@inlinable @inline(__always)
 func fastIPAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPAddress? {
     var i = 0
     while i < count && i < 5 {
         let c = p[i]
-        if c == ASCII.dot {
+        if c == 0x2E {
             guard let value = fastIPv4(p, count) else { return nil }
             return .v4(IPv4Address(rawValue: value))
         }
-        if c == ASCII.colon {
+        if c == 0x3A {
             guard let address = fastIPv6Address(p, count) else { return nil }
             return .v6(address)
         }
@@ -216,7 +222,7 @@ func fastIPAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPAddress? {
 
 /// An IPv6 address with an optional zone, fast; nil when the fast path cannot tell.
 /// (Not inlined into `fastIPAddress`, so that the IPv4 path there stays small.)
-@inline(never)
+@usableFromInline @inline(never)
 func fastIPv6Address(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPv6Address? {
     guard let (bits, end) = fastIPv6(p, count) else { return nil }
     if end == count { return IPv6Address(bits: bits, zone: .none) }
@@ -259,7 +265,7 @@ func fastSocketAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> SocketAddress
 
 /// Runs a fast path over the UTF-8 bytes of `string` (nil if the string is empty or not
 /// stored contiguously, which native strings always are).
-@inline(__always)
+@inlinable @inline(__always)
 func withFastPath<R>(_ string: String, _ body: (UnsafePointer<UInt8>, Int) -> R?) -> R? {
     let result = string.utf8.withContiguousStorageIfAvailable { buffer -> R? in
         guard let base = buffer.baseAddress else { return nil }

@@ -148,12 +148,18 @@ public struct IPv6Address: Hashable, Sendable, Comparable, Codable, CustomString
     /// "%zone": an interface index (all digits) or name (1 to 15 bytes; no whitespace,
     /// control characters, '%', '/', ':', '[' or ']').
     /// The corresponding C function is inet_pton(3).
+    @inlinable
     public init(parsing string: borrowing String) throws(AddressParseError) {
         if let address = withFastPath(string, fastIPv6Address) {
             self = address
             return
         }
-        self = try parseSlowly(copy string) { p throws(ParseFailure) in try parseIPv6(p, from: 0, to: p.count) }
+        self = try Self.parseSlowly(copy string)
+    }
+
+    @usableFromInline
+    static func parseSlowly(_ string: String) throws(AddressParseError) -> IPv6Address {
+        try BindKit.parseSlowly(string) { p throws(ParseFailure) in try parseIPv6(p, from: 0, to: p.count) }
     }
 
     /// The strict parse (``init(parsing:)``), or `nil`.
