@@ -97,16 +97,6 @@ struct TextWriter {
         }
         if bestBase != -1 && bestBase + bestLength == 8 { byte(ASCII.colon) }
     }
-
-    /// "%eth0" or "%3".
-    mutating func zone(_ zone: IPv6Zone) {
-        byte(ASCII.percent)
-        switch zone {
-        case .index(let index): decimal(index)
-        case .name(let name):
-            for b in name.utf8 { byte(b) }
-        }
-    }
 }
 
 /// A string of at most `capacity` bytes written by `body`.

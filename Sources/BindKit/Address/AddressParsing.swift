@@ -9,11 +9,14 @@
 // checking the same conditions so that acceptance is identical, but naming each
 // rejection. Offsets are absolute in the whole input so that a socket address parser
 // can hand a slice to the address parsers and keep their positions.
+//
+// These are the reference. The public entry points first try the fast paths in
+// AddressFastPaths.swift, which accept only what these accept and defer everything
+// else (every error included) to them.
 
 /// ASCII bytes the parsers look for.
 enum ASCII {
     static let tab: UInt8 = 0x09
-    static let lineFeed: UInt8 = 0x0A
     static let carriageReturn: UInt8 = 0x0D
     static let space: UInt8 = 0x20
     static let percent: UInt8 = 0x25
@@ -49,6 +52,20 @@ func withUTF8Bytes<R>(_ string: String, _ body: (UnsafeBufferPointer<UInt8>) -> 
         return result
     }
     return Array(string.utf8).withUnsafeBufferPointer(body)
+}
+
+/// Runs a reference parser over the UTF-8 bytes of `string` and turns its failure into
+/// an ``AddressParseError``. Kept out of line: the public entry points try a fast path
+/// first and should stay small.
+@inline(never)
+func parseSlowly<T>(
+    _ string: String, _ parse: (UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> T
+) throws(AddressParseError) -> T {
+    let result = withUTF8Bytes(string) { p in Result { () throws(ParseFailure) in try parse(p) } }
+    switch result {
+    case .success(let value): return value
+    case .failure(let failure): throw AddressParseError(input: string, failure: failure)
+    }
 }
 
 /// The end of the run of bytes from `start` that satisfy `isPart`.
@@ -287,7 +304,7 @@ func parseIPv6Core(_ p: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int
 /// A zone, the bytes `start..<end` after a '%': all digits is an interface index (at
 /// most 4294967295), anything else an interface name of 1 to 15 bytes with no
 /// whitespace, control characters, '%', '/', ':', '[' or ']', and not "." or "..".
-func parseZone(_ p: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) throws(ParseFailure) -> IPv6Zone {
+func parseZone(_ p: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) throws(ParseFailure) -> ZoneStorage {
     guard start < end else { throw ParseFailure(.emptyZone(at: start - 1)) }
     var index: UInt64 = 0
     var allDigits = true
@@ -307,14 +324,14 @@ func parseZone(_ p: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) th
     }
     if allDigits {
         guard index <= UInt64(UInt32.max) else { throw ParseFailure(.zoneIndexTooLarge(start: start, end: end)) }
-        return .index(UInt32(index))
+        return ZoneStorage(index: UInt32(index))
     }
     let length = end - start
     guard length <= 15 else { throw ParseFailure(.zoneTooLong(start: start, end: end)) }
     if p[start] == ASCII.dot && (length == 1 || (length == 2 && p[start + 1] == ASCII.dot)) {
         throw ParseFailure(.zoneReservedName(start: start, end: end))
     }
-    return .name(String(decoding: UnsafeBufferPointer(rebasing: p[start..<end]), as: UTF8.self))
+    return ZoneStorage(name: UnsafeBufferPointer(rebasing: p[start..<end]))
 }
 
 /// An IPv6 address with an optional "%zone", over bytes `start..<end`.
@@ -323,7 +340,7 @@ func parseIPv6(_ p: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) th
     let percent = scanWhile(p, from: start, to: end) { $0 != ASCII.percent }
     guard percent > start else { throw ParseFailure(.missingAddressBeforeZone) }
     let bits = try parseIPv6Core(p, from: start, to: percent)
-    let zone = percent < end ? try parseZone(p, from: percent + 1, to: end) : nil
+    let zone = percent < end ? try parseZone(p, from: percent + 1, to: end) : .none
     return IPv6Address(bits: bits, zone: zone)
 }
 
@@ -348,7 +365,7 @@ func guessFamily(_ p: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) 
 /// An address of either family (strict), over bytes `start..<end`.
 @inline(__always)
 func parseIPAddress(_ p: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) throws(ParseFailure) -> IPAddress {
-    switch guessFamily(p, from: start, to: end) {
+    return switch guessFamily(p, from: start, to: end) {
     case .inet: .v4(IPv4Address(rawValue: try parseIPv4Strict(p, from: start, to: end)))
     case .inet6: .v6(try parseIPv6(p, from: start, to: end))
     }

@@ -9,14 +9,18 @@ public enum IPAddress: Hashable, Sendable, Codable, CustomStringConvertible, Los
     /// the family (IPv6 with an optional "%zone"). The input is read as IPv6 when a ':'
     /// comes before any '.' or whitespace; valid inputs of the two families never
     /// overlap, so this only decides which family's error is reported.
-    public init(parsing string: String) throws(AddressParseError) {
-        let result = withUTF8Bytes(string) { p in
-            Result { () throws(ParseFailure) in try parseIPAddress(p, from: 0, to: p.count) }
+    @inlinable
+    public init(parsing string: borrowing String) throws(AddressParseError) {
+        if let address = withFastPath(string, fastIPAddress) {
+            self = address
+            return
         }
-        switch result {
-        case .success(let address): self = address
-        case .failure(let failure): throw AddressParseError(input: string, failure: failure)
-        }
+        self = try Self.parseSlowly(copy string)
+    }
+
+    @usableFromInline
+    static func parseSlowly(_ string: String) throws(AddressParseError) -> IPAddress {
+        try BindKit.parseSlowly(string) { p throws(ParseFailure) in try parseIPAddress(p, from: 0, to: p.count) }
     }
 
     /// The strict parse (``init(parsing:)``), or `nil`.
@@ -27,18 +31,20 @@ public enum IPAddress: Hashable, Sendable, Codable, CustomStringConvertible, Los
 
     /// Parses IPv4 the way `inet_aton` does (``IPv4Address/parseLegacy(_:)``) and IPv6
     /// strictly (``IPv6Address/init(parsing:)``).
-    public static func parseLegacy(_ string: String) throws(AddressParseError) -> IPAddress {
-        let result = withUTF8Bytes(string) { p in
-            Result { () throws(ParseFailure) -> IPAddress in
-                switch guessFamily(p, from: 0, to: p.count) {
-                case .inet: .v4(IPv4Address(rawValue: try parseIPv4Legacy(p, from: 0, to: p.count)))
-                case .inet6: .v6(try parseIPv6(p, from: 0, to: p.count))
-                }
+    @inlinable
+    public static func parseLegacy(_ string: borrowing String) throws(AddressParseError) -> IPAddress {
+        // What the strict forms accept, the legacy parse accepts with the same value.
+        if let address = withFastPath(string, fastIPAddress) { return address }
+        return try parseLegacySlowly(copy string)
+    }
+
+    @usableFromInline
+    static func parseLegacySlowly(_ string: String) throws(AddressParseError) -> IPAddress {
+        try BindKit.parseSlowly(string) { p throws(ParseFailure) -> IPAddress in
+            switch guessFamily(p, from: 0, to: p.count) {
+            case .inet: .v4(IPv4Address(rawValue: try parseIPv4Legacy(p, from: 0, to: p.count)))
+            case .inet6: .v6(try parseIPv6(p, from: 0, to: p.count))
             }
-        }
-        switch result {
-        case .success(let address): return address
-        case .failure(let failure): throw AddressParseError(input: string, failure: failure)
         }
     }
 

@@ -44,14 +44,18 @@ public struct IPv4Address: Hashable, Sendable, Comparable, Codable, CustomString
     /// Parses the strict dotted quad: exactly what glibc `inet_pton(AF_INET, …)` accepts.
     /// Four decimal octets 0-255, no leading zeros, nothing before or after.
     /// The corresponding C function is inet_pton(3).
-    public init(parsing string: String) throws(AddressParseError) {
-        let result = withUTF8Bytes(string) { p in
-            Result { () throws(ParseFailure) in try parseIPv4Strict(p, from: 0, to: p.count) }
+    @inlinable
+    public init(parsing string: borrowing String) throws(AddressParseError) {
+        if let value = withFastPath(string, fastIPv4) {
+            rawValue = value
+            return
         }
-        switch result {
-        case .success(let value): rawValue = value
-        case .failure(let failure): throw AddressParseError(input: string, failure: failure)
-        }
+        rawValue = try Self.parseStrictSlowly(copy string)
+    }
+
+    @usableFromInline
+    static func parseStrictSlowly(_ string: String) throws(AddressParseError) -> UInt32 {
+        try parseSlowly(string) { p throws(ParseFailure) in try parseIPv4Strict(p, from: 0, to: p.count) }
     }
 
     /// The strict parse (``init(parsing:)``), or `nil`.
@@ -68,14 +72,16 @@ public struct IPv4Address: Hashable, Sendable, Comparable, Codable, CustomString
     ///
     /// A NUL byte right after the address is refused, where C would stop reading at it.
     /// The corresponding C function is inet_aton(3).
-    public static func parseLegacy(_ string: String) throws(AddressParseError) -> IPv4Address {
-        let result = withUTF8Bytes(string) { p in
-            Result { () throws(ParseFailure) in try parseIPv4Legacy(p, from: 0, to: p.count) }
-        }
-        switch result {
-        case .success(let value): return IPv4Address(rawValue: value)
-        case .failure(let failure): throw AddressParseError(input: string, failure: failure)
-        }
+    @inlinable
+    public static func parseLegacy(_ string: borrowing String) throws(AddressParseError) -> IPv4Address {
+        // What the strict form accepts, inet_aton accepts with the same value.
+        if let value = withFastPath(string, fastIPv4) { return IPv4Address(rawValue: value) }
+        return IPv4Address(rawValue: try parseLegacySlowly(copy string))
+    }
+
+    @usableFromInline
+    static func parseLegacySlowly(_ string: String) throws(AddressParseError) -> UInt32 {
+        try parseSlowly(string) { p throws(ParseFailure) in try parseIPv4Legacy(p, from: 0, to: p.count) }
     }
 
     /// `0.0.0.0` (INADDR_ANY).

@@ -3,7 +3,7 @@
 /// An all-digit zone is an interface index (`%3`), anything else an interface name.
 /// ``description`` is the zone without the "%" (`eth0`, `3`); `Codable` uses that text.
 public enum IPv6Zone: Hashable, Sendable, Codable, CustomStringConvertible {
-    /// An interface name, 1 to 15 bytes.
+    /// An interface name (1 to 15 bytes when parsed).
     case name(String)
     /// An interface index (what `sin6_scope_id` holds).
     case index(UInt32)
@@ -15,13 +15,8 @@ public enum IPv6Zone: Hashable, Sendable, Codable, CustomStringConvertible {
         guard !string.isEmpty else {
             throw AddressParseError(input: string, position: nil, problem: "zone is empty")
         }
-        let result = withUTF8Bytes(string) { p in
-            Result { () throws(ParseFailure) in try parseZone(p, from: 0, to: p.count) }
-        }
-        switch result {
-        case .success(let zone): self = zone
-        case .failure(let failure): throw AddressParseError(input: string, failure: failure)
-        }
+        let storage = try parseSlowly(string) { p throws(ParseFailure) in try parseZone(p, from: 0, to: p.count) }
+        self = storage.zone ?? .name(string)  // parseZone always makes a zone
     }
 
     /// The zone without "%": `eth0` or `3`.
@@ -103,17 +98,24 @@ public struct IPv6Address: Hashable, Sendable, Comparable, Codable, CustomString
     public let high: UInt64
     /// Bytes 8-15, byte 8 in the top 8 bits.
     public let low: UInt64
+    var zoneStorage: ZoneStorage
+
     /// The zone ("%eth0", "%3"), if any.
-    public var zone: IPv6Zone?
+    public var zone: IPv6Zone? {
+        get { zoneStorage.zone }
+        set { zoneStorage = ZoneStorage(newValue) }
+    }
 
     public init(high: UInt64, low: UInt64, zone: IPv6Zone? = nil) {
         self.high = high
         self.low = low
-        self.zone = zone
+        self.zoneStorage = ZoneStorage(zone)
     }
 
-    init(bits: UInt128, zone: IPv6Zone?) {
-        self.init(high: UInt64(truncatingIfNeeded: bits >> 64), low: UInt64(truncatingIfNeeded: bits), zone: zone)
+    init(bits: UInt128, zone: ZoneStorage) {
+        high = UInt64(truncatingIfNeeded: bits >> 64)
+        low = UInt64(truncatingIfNeeded: bits)
+        zoneStorage = zone
     }
 
     /// The address from its 16 bytes in network order (no zone), or `nil` unless there
@@ -146,14 +148,18 @@ public struct IPv6Address: Hashable, Sendable, Comparable, Codable, CustomString
     /// "%zone": an interface index (all digits) or name (1 to 15 bytes; no whitespace,
     /// control characters, '%', '/', ':', '[' or ']').
     /// The corresponding C function is inet_pton(3).
-    public init(parsing string: String) throws(AddressParseError) {
-        let result = withUTF8Bytes(string) { p in
-            Result { () throws(ParseFailure) in try parseIPv6(p, from: 0, to: p.count) }
+    @inlinable
+    public init(parsing string: borrowing String) throws(AddressParseError) {
+        if let address = withFastPath(string, fastIPv6Address) {
+            self = address
+            return
         }
-        switch result {
-        case .success(let address): self = address
-        case .failure(let failure): throw AddressParseError(input: string, failure: failure)
-        }
+        self = try Self.parseSlowly(copy string)
+    }
+
+    @usableFromInline
+    static func parseSlowly(_ string: String) throws(AddressParseError) -> IPv6Address {
+        try BindKit.parseSlowly(string) { p throws(ParseFailure) in try parseIPv6(p, from: 0, to: p.count) }
     }
 
     /// The strict parse (``init(parsing:)``), or `nil`.
@@ -199,17 +205,9 @@ public struct IPv6Address: Hashable, Sendable, Comparable, Codable, CustomString
 
     /// The text `inet_ntop(AF_INET6, …)` writes, then "%zone" if there is a zone.
     public var description: String {
-        guard let zone else {
-            return makeString(capacity: maxIPv6TextLength) { $0.ipv6(high: high, low: low) }
-        }
-        let zoneLength: Int
-        switch zone {
-        case .index: zoneLength = 11
-        case .name(let name): zoneLength = 1 + name.utf8.count
-        }
-        return makeString(capacity: maxIPv6TextLength + zoneLength) {
+        makeString(capacity: maxIPv6TextLength + zoneStorage.textLength) {
             $0.ipv6(high: high, low: low)
-            $0.zone(zone)
+            zoneStorage.write(to: &$0)
         }
     }
 

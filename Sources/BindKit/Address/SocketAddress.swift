@@ -16,14 +16,12 @@ public struct SocketAddress: Hashable, Sendable, Codable, CustomStringConvertibl
     /// ``IPv6Address/init(parsing:)``); an IPv6 address must be in brackets and an IPv4
     /// address must not. The port is decimal digits only (no sign, not empty; leading
     /// zeros are allowed), 0 to 65535.
-    public init(parsing string: String) throws(AddressParseError) {
-        let result = withUTF8Bytes(string) { p in
-            Result { () throws(ParseFailure) in try parseSocketAddress(p, to: p.count) }
+    public init(parsing string: borrowing String) throws(AddressParseError) {
+        if let address = withFastPath(string, fastSocketAddress) {
+            self = address
+            return
         }
-        switch result {
-        case .success(let address): self = address
-        case .failure(let failure): throw AddressParseError(input: string, failure: failure)
-        }
+        self = try parseSlowly(copy string) { p throws(ParseFailure) in try parseSocketAddress(p, to: p.count) }
     }
 
     /// The parse (``init(parsing:)``), or `nil`.
@@ -44,16 +42,10 @@ public struct SocketAddress: Hashable, Sendable, Codable, CustomStringConvertibl
                 $0.decimal(UInt32(port))
             }
         case .v6(let a):
-            var zoneLength = 0
-            switch a.zone {
-            case nil: break
-            case .index: zoneLength = 11
-            case .name(let name): zoneLength = 1 + name.utf8.count
-            }
-            return makeString(capacity: maxIPv6TextLength + zoneLength + 8) {
+            return makeString(capacity: maxIPv6TextLength + a.zoneStorage.textLength + 8) {
                 $0.byte(ASCII.leftBracket)
                 $0.ipv6(high: a.high, low: a.low)
-                if let zone = a.zone { $0.zone(zone) }
+                a.zoneStorage.write(to: &$0)
                 $0.byte(ASCII.rightBracket)
                 $0.byte(ASCII.colon)
                 $0.decimal(UInt32(port))

@@ -1,0 +1,19 @@
+// swift-tools-version: 6.1
+// The fuzz targets: one executable per input surface, each a libFuzzer entry point
+// (LLVMFuzzerTestOneInput) with no main of its own. Build and run them all with
+// ./run-all.sh; see the script for the flags.
+import PackageDescription
+
+let package = Package(
+    name: "BindKitFuzz",
+    dependencies: [
+        .package(name: "BindKit", path: "..")
+    ],
+    targets: [
+        .executableTarget(
+            name: "FuzzAddresses",
+            dependencies: [.product(name: "BindKit", package: "BindKit")]
+        )
+    ],
+    swiftLanguageModes: [.v6]
+)
