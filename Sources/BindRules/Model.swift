@@ -439,15 +439,25 @@ public struct BindModel: Sendable {
     /// random offset; the model at offset 1). Among usable ports, one nobody holds is preferred,
     /// as a random pick in a large range nearly always is.
     func pickPort(_ sk: ModelSocket, in t: SocketTable) -> UInt16? {
-        let order: [Int] = sk.transport == .tcp ? tcpScanOrder(sk) : { let (lo, hi) = localPortRange(sk); return lo <= hi ? Array(lo...hi) : [] }()
         let busy = t.busyPorts(transport: sk.transport)
         var firstUsable: UInt16?
-        for p in order {
-            guard let port = UInt16(exactly: p), port != 0 else { continue }
-            if !busy.contains(port) { return port }
+        var chosen: UInt16?
+        let visit: (Int) -> Bool = { p in
+            guard let port = UInt16(exactly: p), port != 0 else { return false }
+            if !busy.contains(port) {
+                chosen = port
+                return true
+            }
             if firstUsable == nil && autobindUsable(sk, port: port, in: t) { firstUsable = port }
+            return false
         }
-        return firstUsable
+        if sk.transport == .tcp {
+            forEachTCPScanPort(sk, visit)
+        } else {
+            let (lo, hi) = localPortRange(sk)
+            if lo <= hi { for p in lo...hi where visit(p) { break } }
+        }
+        return chosen ?? firstUsable
     }
 
     /// Whether autobind may take `port`: `inet_csk_find_open_port`'s conflict test (relax false,
@@ -469,15 +479,21 @@ public struct BindModel: Sendable {
     /// with SO_REUSEADDR the lower half first; in each half odd offsets, then even; a range of odd
     /// size loses its last port (`remaining &= ~1`).
     func tcpScanOrder(_ sk: ModelSocket) -> [Int] {
+        var order: [Int] = []
+        forEachTCPScanPort(sk) { order.append($0); return false }
+        return order
+    }
+
+    /// Visits the ports of `tcpScanOrder` one by one until `visit` returns true.
+    func forEachTCPScanPort(_ sk: ModelSocket, _ visit: (Int) -> Bool) {
         let (lo0, hi0) = localPortRange(sk)
         let fullHigh = hi0 + 1
-        guard fullHigh > lo0 else { return [] }
+        guard fullHigh > lo0 else { return }
         var halves: [(Int, Int)] = [(lo0, fullHigh)]
         if sk.reuseAddress && fullHigh - lo0 >= 4 {
             let half = lo0 + (((fullHigh - lo0) >> 2) << 1)
             halves = [(lo0, half), (half, fullHigh)]
         }
-        var order: [Int] = []
         for (low, high) in halves {
             var remaining = high - low
             if remaining > 1 { remaining &= ~1 }
@@ -487,7 +503,7 @@ public struct BindModel: Sendable {
                 var i = 0
                 while i < remaining {
                     if port >= high { port -= remaining }
-                    order.append(port)
+                    if visit(port) { return }
                     i += 2
                     port += 2
                 }
@@ -495,7 +511,6 @@ public struct BindModel: Sendable {
                 if offset < 0 || offset & 1 != 0 { break }
             }
         }
-        return order
     }
 
     // MARK: - listen()

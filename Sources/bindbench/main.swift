@@ -9,7 +9,7 @@ import Foundation
 let arguments = CommandLine.arguments.dropFirst()
 let json = arguments.contains("--json")
 let quick = arguments.contains("--quick")
-let unknown = arguments.filter { $0 != "--json" && $0 != "--quick" && $0 != "--model-only" }
+let unknown = arguments.filter { !["--json", "--quick", "--model-only", "--parse-only"].contains($0) }
 if !unknown.isEmpty {
     FileHandle.standardError.write(Data("bindbench: unknown argument \(unknown.joined(separator: " ")); usage: bindbench [--json] [--quick]\n".utf8))
     exit(64)
@@ -82,12 +82,19 @@ let parseReps = quick ? 2_000 : 20_000
 var sink = 0
 let cStrings = corpus.map { strdup($0) }
 defer { cStrings.forEach { free($0) } }
-let parse = ratio({
+/// Parses every string of `list` `reps` times; returns how many were accepted in all.
+@inline(never)
+func parseLoop(_ list: [String], reps: Int) -> Int {
     var accepted = 0
-    for _ in 0..<parseReps {
-        for s in corpus where (try? IPAddress(parsing: s)) != nil { accepted += 1 }
+    for _ in 0..<reps {
+        for s in list {
+            if case .some = try? IPAddress(parsing: s) { accepted &+= 1 }
+        }
     }
-    sink &+= accepted
+    return accepted
+}
+let parse = ratio({
+    sink &+= parseLoop(corpus, reps: parseReps)
 }, {
     cStrings.withUnsafeBufferPointer { buf in
         buf.withMemoryRebound(to: UnsafePointer<CChar>?.self) { p in
@@ -95,6 +102,22 @@ let parse = ratio({
         }
     }
 })
+
+if arguments.contains("--parse-only") {
+    for (name, list) in [("valid", Array(corpus.prefix(18))), ("invalid", Array(corpus.suffix(6)))] {
+        let cs = list.map { strdup($0) }
+        let r = ratio({ sink &+= parseLoop(list, reps: parseReps) }, {
+            cs.withUnsafeBufferPointer { buf in
+                buf.withMemoryRebound(to: UnsafePointer<CChar>?.self) { p in
+                    sink &+= Int(bk_bench_pton(p.baseAddress, Int32(list.count), Int32(parseReps)))
+                }
+            }
+        })
+        cs.forEach { free($0) }
+        print("\(name): ratio \(r.ratio)")
+    }
+    exit(0)
+}
 
 // MARK: matrix_ratio and matrix_speedup (need the privilege to make network namespaces)
 var matrixRatio: Double?
