@@ -13,7 +13,15 @@ let package = Package(
         .executableTarget(
             name: "FuzzAddresses",
             dependencies: [.product(name: "BindKit", package: "BindKit")]
-        )
+        ),
+        .executableTarget(name: "FuzzSockaddr", dependencies: [.product(name: "BindKit", package: "BindKit")]),
+        .executableTarget(name: "FuzzProcNet", dependencies: [.product(name: "BindKit", package: "BindKit")]),
+        .executableTarget(name: "FuzzSysctl", dependencies: [.product(name: "BindKit", package: "BindKit")]),
+        .executableTarget(
+            name: "FuzzScenario",
+            dependencies: [.product(name: "BindConformance", package: "BindKit"), .product(name: "BindRules", package: "BindKit")]
+        ),
+        .executableTarget(name: "FuzzJSON", dependencies: [.product(name: "BindConformance", package: "BindKit")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -196,3 +196,36 @@ extension Socket {
         return try s.localAddress.port
     }
 }
+
+extension SocketAddress {
+    /// Decodes a raw `sockaddr` (as the kernel or another library hands it over): AF_INET needs 16
+    /// bytes, AF_INET6 24 (without a scope id) or 28; any other family is EAFNOSUPPORT, a short
+    /// buffer EINVAL.
+    public init(sockaddr bytes: some Collection<UInt8>) throws(SocketError) {
+        let raw = Array(bytes)
+        var out = bk_addr()
+        let r = raw.withUnsafeBytes { bk_sockaddr_decode($0.baseAddress, $0.count, &out) }
+        if r < 0 { throw SocketError(errno: Errno(rawValue: -r), operation: "sockaddr") }
+        guard let a = SocketAddress(out) else { throw SocketError(errno: .addressFamilyNotSupported, operation: "sockaddr") }
+        self = a
+    }
+
+    /// The `sockaddr_in` / `sockaddr_in6` bytes of this address (a zone name cannot be encoded
+    /// without the host's interfaces: only an index zone is kept).
+    public var sockaddrBytes: [UInt8] {
+        var raw = bk_addr()
+        raw.port = port
+        switch ip {
+        case .v4(let a):
+            raw.family = AddressFamily.inet.cValue
+            withUnsafeMutableBytes(of: &raw.bytes) { for (i, b) in a.bytes.enumerated() { $0[i] = b } }
+        case .v6(let a):
+            raw.family = AddressFamily.inet6.cValue
+            withUnsafeMutableBytes(of: &raw.bytes) { for (i, b) in a.bytes.enumerated() { $0[i] = b } }
+            if case .index(let i)? = a.zone { raw.scope_id = i }
+        }
+        var storage = sockaddr_storage()
+        let n = bk_sockaddr_encode(&raw, &storage)
+        return withUnsafeBytes(of: &storage) { Array($0.prefix(Int(max(0, n)))) }
+    }
+}
