@@ -122,6 +122,64 @@ int bk_no_new_privs(void);
 /// Whether the calling thread's user namespace is the initial one: 1 yes, 0 no.
 int bk_in_initial_userns(void);
 
+// MARK: - Privileged ports: who owns the network namespace, and a child with other credentials
+
+/// The calling thread's securebits (prctl PR_GET_SECUREBITS), or -errno.
+int bk_securebits(void);
+
+/// Where the user namespace that owns the calling thread's network namespace stands.
+typedef struct bk_netns_owner {
+    /// 0: the thread's own user namespace; 1: a descendant of it; 2: outside it (an ancestor or
+    /// an unrelated one: NS_GET_USERNS answers EPERM for those).
+    int32_t relation;
+    /// With 1: the owner uid (NS_GET_OWNER_UID) of the user namespace just below the thread's on
+    /// the way down to the owner.
+    uint32_t child_owner_uid;
+} bk_netns_owner;
+
+/// ioctl(NS_GET_USERNS) on /proc/thread-self/ns/net, compared with /proc/thread-self/ns/user.
+int bk_netns_owner_relation(bk_netns_owner *out);
+
+/// Credentials a child process takes, in this order, before it takes commands.
+typedef struct bk_cred_spec {
+    int64_t uid;          // -1 keep; else setresuid(uid, euid, euid) (PR_SET_KEEPCAPS first, so
+    int64_t euid;         //   capset below can keep what the spec asks for)
+    int64_t gid;          // -1 keep; else setgroups(0, NULL) and setresgid(gid, gid, gid) first
+    bool set_caps;        // capset(permitted, effective, inheritable); never more than the parent holds
+    uint64_t permitted;
+    uint64_t effective;
+    uint64_t inheritable;
+    uint64_t ambient;     // PR_CAP_AMBIENT_CLEAR_ALL, then PR_CAP_AMBIENT_RAISE each bit
+    bool no_new_privs;    // PR_SET_NO_NEW_PRIVS
+    int32_t userns;       // 0 none; 1 unshare(CLONE_NEWUSER); 2 unshare(CLONE_NEWUSER|CLONE_NEWNET);
+                          //   then uid/gid 0 inside map to the child's euid/egid
+    int32_t stdout_fd;    // -1 keep; else dup2 onto 1 (for an exec)
+    int32_t stderr_fd;    // -1 keep; else dup2 onto 2
+} bk_cred_spec;
+
+/// A forked child that holds `bk_cred_spec` credentials and waits for commands.
+typedef struct bk_child {
+    int32_t pid;   // -1 once reaped
+    int32_t fd;    // the parent's end of a socketpair
+} bk_child;
+
+/// Forks; the child closes every other descriptor, takes `spec`'s credentials and then waits.
+/// Returns 0, or -errno of the first step that failed (`*stage` names it: see bk_child_stage_name;
+/// the child is then already reaped).
+int bk_child_start(const bk_cred_spec *spec, bk_child *out, int32_t *stage);
+/// The child binds the wildcard of `family` (AF_INET, or AF_INET6 with IPV6_V6ONLY) at `port` with
+/// `transport` (0 TCP, 1 UDP) and closes the socket at once. Returns 0 or -errno; `*call` is 1 when
+/// socket() failed, 2 when bind() did.
+int bk_child_bind(bk_child *c, int family, int transport, uint16_t port, int32_t *call);
+/// The child execs argv[0] with `argv` (and the parent's environment); this waits for it. Returns
+/// its exit status (0-255, or 128 + signal), or -errno when execve() failed. The child is reaped
+/// either way.
+int bk_child_exec(bk_child *c, const char *const *argv, int32_t argc);
+/// Ends the child and reaps it; safe to call twice.
+int bk_child_finish(bk_child *c);
+/// The name of a bk_child_start stage, e.g. "setresuid".
+const char *bk_child_stage_name(int32_t stage);
+
 // MARK: - Interfaces
 
 typedef struct bk_ifaddr {
