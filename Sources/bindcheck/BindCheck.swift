@@ -8,7 +8,7 @@ struct BindCheck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bindcheck",
         abstract: "Knows, exactly, what bind() will do on Linux, and checks that against the kernel.",
-        subcommands: [Run.self, SoakCommand.self, Interfaces.self, Parse.self]
+        subcommands: [Run.self, SoakCommand.self, Interfaces.self, Parse.self, Privileged.self]
     )
 }
 
