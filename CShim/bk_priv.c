@@ -221,6 +221,9 @@ static int child_take(const bk_cred_spec *s, int32_t *stage) {
     if (s->no_new_privs) STEP(STAGE_NO_NEW_PRIVS, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
     if (s->userns > 0) {
         uint64_t euid = (uint64_t)syscall(SYS_geteuid), egid = (uint64_t)syscall(SYS_getegid);
+        // A uid change made the process non-dumpable, which makes /proc/self/*_map root's:
+        // dumpable again, it may write its own maps.
+        STEP(STAGE_ID_MAP, prctl(PR_SET_DUMPABLE, 1, 0, 0, 0));
         STEP(STAGE_UNSHARE, unshare(CLONE_NEWUSER | (s->userns == 2 ? CLONE_NEWNET : 0)));
         STEP(STAGE_ID_MAP, write_map("/proc/self/uid_map", euid));
         STEP(STAGE_ID_MAP, write_file("/proc/self/setgroups", "deny", 4));
