@@ -290,13 +290,19 @@ struct PrivilegedKernelTests {
         expectAgreement(c, expected: expected)
     }
 
-    @Test("a user namespace with its own network namespace: its root binds 80")
-    func userNamespaceWithOwnNetwork() throws {
+    /// bindcheck privileged --port 80 --json --try, run by the unprivileged uid after it made a user
+    /// namespace (its uid 0 inside), in a fresh private network namespace.
+    func bindcheckInUserNamespace(_ userNamespace: ChildCredentials.UserNamespace) throws -> BindcheckRun {
         let copy = try BindcheckCopy()
-        let run = try withPrivateNamespace { _ in
-            try copy.run(ChildCredentials(uid: nobodyUID, gid: nobodyUID, capabilities: CapabilitySets(), userNamespace: .withOwnNetwork),
+        return try withPrivateNamespace { _ in
+            try copy.run(ChildCredentials(uid: nobodyUID, gid: nobodyUID, capabilities: CapabilitySets(), userNamespace: userNamespace),
                          ["privileged", "--port", "80", "--json", "--try"])
         }
+    }
+
+    @Test("a user namespace with its own network namespace: its root binds 80")
+    func userNamespaceWithOwnNetwork() throws {
+        let run = try bindcheckInUserNamespace(.withOwnNetwork)
         let report = try run.report()
         #expect(report.facts.userNamespace.networkNamespaceOwner == .own)
         #expect(!report.facts.userNamespace.isInitial)
@@ -309,11 +315,7 @@ struct PrivilegedKernelTests {
 
     @Test("a user namespace on its parent's network namespace: even its root is refused 80")
     func userNamespaceSharingNetwork() throws {
-        let copy = try BindcheckCopy()
-        let run = try withPrivateNamespace { _ in
-            try copy.run(ChildCredentials(uid: nobodyUID, gid: nobodyUID, capabilities: CapabilitySets(), userNamespace: .sharingNetwork),
-                         ["privileged", "--port", "80", "--json", "--try"])
-        }
+        let run = try bindcheckInUserNamespace(.sharingNetwork)
         let report = try run.report()
         #expect(report.facts.userNamespace.networkNamespaceOwner == .outside)
         #expect(report.facts.uid == 0 && report.facts.capabilities.effective.contains(.netBindService))
