@@ -117,18 +117,21 @@ struct BindcheckRun: Sendable {
     }
 }
 
-/// A copy of bindcheck in a temporary directory anyone may enter, optionally with file capabilities.
+/// A copy of bindcheck, optionally with file capabilities or set-user-ID root, in a temporary
+/// directory only root (even without capabilities: the owner) and the unprivileged uid's group may
+/// enter, so no one else can run it meanwhile.
 final class BindcheckCopy: Sendable {
     let directory: String
     let path: String
 
-    init(fileCapabilities: String? = nil) throws {
+    init(fileCapabilities: String? = nil, setUIDRoot: Bool = false) throws {
         guard let original = bindcheckPath else { throw CopyError("bindcheck is not built beside the tests (swift build first)") }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("bk-priv-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o750])
+        if getuid() == 0 && chown(directory, 0, nobodyUID) != 0 { throw CopyError("chown \(directory): errno \(errno)") }
         path = directory + "/bindcheck"
         try FileManager.default.copyItem(atPath: original, toPath: path)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        try FileManager.default.setAttributes([.posixPermissions: setUIDRoot ? 0o4755 : 0o755], ofItemAtPath: path)
         if let caps = fileCapabilities {
             let setcap = Process()
             setcap.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -163,6 +166,24 @@ final class BindcheckCopy: Sendable {
 struct CopyError: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
+}
+
+/// The unprivileged uid, holding `held`, execs `copy` (`privileged --port 80 --json --try`) in a
+/// private network namespace; beside it, the library's verdict for the same uid, sets and binary.
+func execAsUnprivileged(_ copy: BindcheckCopy, holding held: CapabilitySets = CapabilitySets(),
+                        noNewPrivileges: Bool = false) throws -> (predicted: PrivilegeVerdict, run: BindcheckRun) {
+    let binary = try BinaryFacts.read(copy.path)
+    return try withPrivateNamespace { _ in
+        var f = try unprivilegedFacts()
+        var sets = held
+        sets.bounding = f.capabilities.bounding
+        f.capabilities = sets
+        f.binary = binary
+        f.noNewPrivileges = noNewPrivileges
+        let run = try copy.run(ChildCredentials(uid: nobodyUID, gid: nobodyUID, capabilities: held, noNewPrivileges: noNewPrivileges),
+                               ["privileged", "--port", "80", "--json", "--try"])
+        return (PrivilegeModel.verdict(f, port: 80), run)
+    }
 }
 
 // MARK: - The tests
@@ -215,14 +236,7 @@ struct PrivilegedKernelTests {
         expectAgreement(direct, expected: [80: true, 1023: true])
 
         // After exec of a program without file capabilities: the ambient set becomes effective.
-        let copy = try BindcheckCopy()
-        let (predicted, run) = try withPrivateNamespace { _ in
-            var f = try unprivilegedFacts()
-            f.capabilities = CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs, bounding: f.capabilities.bounding, ambient: nbs)
-            f.binary = try BinaryFacts.read(copy.path)
-            let run = try copy.run(ChildCredentials(uid: nobodyUID, gid: nobodyUID, capabilities: held), ["privileged", "--port", "80", "--json", "--try"])
-            return (PrivilegeModel.verdict(f, port: 80), run)
-        }
+        let (predicted, run) = try execAsUnprivileged(try BindcheckCopy(), holding: held)
         #expect(run.status == 0, "bindcheck exited \(run.status): \(run.stderr)")
         let report = try run.report()
         #expect(predicted.allowed && run.triedAllowed == true && report.allowed, "\(predicted.reasons) / \(run.stdout)")
@@ -232,15 +246,7 @@ struct PrivilegedKernelTests {
     @Test("permitted and inheritable but not ambient: exec of a plain program drops it")
     func permittedDoesNotSurviveExec() throws {
         let nbs: Set<Capability> = [.netBindService]
-        let copy = try BindcheckCopy()
-        let (predicted, run) = try withPrivateNamespace { _ in
-            var f = try unprivilegedFacts()
-            f.capabilities = CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs, bounding: f.capabilities.bounding)
-            f.binary = try BinaryFacts.read(copy.path)
-            let held = CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs)
-            let run = try copy.run(ChildCredentials(uid: nobodyUID, gid: nobodyUID, capabilities: held), ["privileged", "--port", "80", "--json", "--try"])
-            return (PrivilegeModel.verdict(f, port: 80), run)
-        }
+        let (predicted, run) = try execAsUnprivileged(try BindcheckCopy(), holding: CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs))
         #expect(!predicted.allowed, "\(predicted.reasons)")
         #expect(run.triedAllowed == false, "\(run.stdout)\(run.stderr)")
         #expect(run.status == 1)
@@ -256,18 +262,21 @@ struct PrivilegedKernelTests {
         let binary = try BinaryFacts.read(copy.path)
         #expect(binary.capabilities?.permitted == [.netBindService])
         #expect(binary.capabilities?.effective == setcap.hasSuffix("ep"))
-        let (predicted, run) = try withPrivateNamespace { _ in
-            var f = try unprivilegedFacts()
-            f.binary = binary
-            f.noNewPrivileges = noNewPrivileges
-            let run = try copy.run(ChildCredentials(uid: nobodyUID, gid: nobodyUID, capabilities: CapabilitySets(), noNewPrivileges: noNewPrivileges),
-                                   ["privileged", "--port", "80", "--json", "--try"])
-            return (PrivilegeModel.verdict(f, port: 80), run)
-        }
+        let (predicted, run) = try execAsUnprivileged(copy, noNewPrivileges: noNewPrivileges)
         #expect(predicted.allowed == allowed, "\(predicted.reasons)")
         #expect(run.triedAllowed == allowed, "kernel: \(run.stdout)\(run.stderr)")
         #expect((try? run.report().allowed) == allowed, "bindcheck's own view after exec: \(run.stdout)")
         #expect(run.status == (allowed ? 0 : 1))
+    }
+
+    @Test("set-user-ID root: honoured on exec, but not under no_new_privs", arguments: [false, true])
+    func setUIDRoot(noNewPrivileges: Bool) throws {
+        let copy = try BindcheckCopy(setUIDRoot: true)
+        #expect(try BinaryFacts.read(copy.path).isSetUIDRoot)
+        let (predicted, run) = try execAsUnprivileged(copy, noNewPrivileges: noNewPrivileges)
+        #expect(predicted.allowed == !noNewPrivileges, "\(predicted.reasons)")
+        #expect(run.triedAllowed == !noNewPrivileges, "kernel: \(run.stdout)\(run.stderr)")
+        #expect((try? run.report().facts.euid) == (noNewPrivileges ? nobodyUID : 0))
     }
 
     @Test("the tool reads file capabilities back and predicts for --user --binary")
