@@ -318,10 +318,13 @@ static _Noreturn void child_main(const bk_cred_spec *s, int fd) {
 
 // MARK: - The parent's side
 
-static void reap(pid_t pid, int *status) {
+/// waitpid() for one child; 0, or -errno (ECHILD when someone else reaped it).
+static int reap(pid_t pid, int *status) {
     int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    pid_t r;
+    while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {}
     if (status) *status = st;
+    return r < 0 ? NEG_ERRNO : 0;
 }
 
 int bk_child_start(const bk_cred_spec *spec, bk_child *out, int32_t *stage) {
@@ -393,8 +396,9 @@ int bk_child_exec(bk_child *c, const char *const *argv, int32_t argc) {
     close(c->fd);
     c->fd = -1;
     int status = 0;
-    reap(c->pid, &status);
+    int waited = reap(c->pid, &status);
     c->pid = -1;
+    if (waited < 0) return waited;
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return -EIO;
