@@ -48,9 +48,10 @@ extension PrivilegeFacts {
         do { caps = try CapabilitySets.current() } catch { throw .facts("\(error)") }
         let euid = geteuid()
         let name = userName(of: euid)
+        let securebits = bk_securebits()
         return PrivilegeFacts(
             subject: "this process", userName: name, uid: getuid(), euid: euid, gid: getgid(), egid: getegid(),
-            capabilities: caps, noNewPrivileges: bk_no_new_privs() == 1, secureNoRoot: bk_securebits() > 0 && bk_securebits() & 1 != 0,
+            capabilities: caps, noNewPrivileges: bk_no_new_privs() == 1, secureNoRoot: securebits > 0 && securebits & 1 != 0,  // SECBIT_NOROOT
             unprivilegedPortStart: try unprivilegedPortStart(), userNamespace: try userNamespace(), binary: binary, tools: HostTools.current())
     }
 
