@@ -87,6 +87,7 @@ struct PrivilegedPropertyTests {
             copies[program] = try BindcheckCopy(fileCapabilities: program == .plain ? nil : program.rawValue)
         }
         let programs = copies
+        defer { programs.values.forEach { $0.remove() } }
         await propertyCheck(count: 60, input: Self.generator) { c in
             let outcome: (predicted: PrivilegeVerdict, kernel: Bool?, inside: Bool?, detail: String)
             do {

@@ -142,7 +142,10 @@ final class BindcheckCopy: Sendable {
         }
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: directory) }
+    /// Removes the directory and the copy (deinit does too; call it where the copy may outlive the test).
+    func remove() { try? FileManager.default.removeItem(atPath: directory) }
+
+    deinit { remove() }
 
     /// Runs the copy with `arguments` in a child with `credentials`; its output goes to files.
     func run(_ credentials: ChildCredentials, _ arguments: [String]) throws -> BindcheckRun {
