@@ -20,7 +20,7 @@ let canBuildCredentials: Bool = {
 let nobodyUID: UInt32 = 65534
 
 /// The built bindcheck, beside the test bundle.
-let bindcheckPath: String? = {
+let bindcheckBesideTests: String? = {
     guard let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
     let path = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("bindcheck").path
     return FileManager.default.isExecutableFile(atPath: path) ? path : nil
@@ -125,7 +125,7 @@ final class BindcheckCopy: Sendable {
     let path: String
 
     init(fileCapabilities: String? = nil, setUIDRoot: Bool = false) throws {
-        guard let original = bindcheckPath else { throw CopyError("bindcheck is not built beside the tests (swift build first)") }
+        guard let original = bindcheckBesideTests else { throw CopyError("bindcheck is not built beside the tests (swift build first)") }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("bk-priv-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o750])
         if getuid() == 0 && chown(directory, 0, nobodyUID) != 0 { throw CopyError("chown \(directory): errno \(errno)") }
@@ -360,11 +360,11 @@ struct PrivilegedKernelTests {
     }
 }
 
-@Suite("bindcheck privileged: input and output", .enabled(if: bindcheckPath != nil, "bindcheck is not built beside the tests"))
+@Suite("bindcheck privileged: input and output", .enabled(if: bindcheckBesideTests != nil, "bindcheck is not built beside the tests"))
 struct PrivilegedCommandTests {
     func bindcheck(_ arguments: [String]) throws -> BindcheckRun {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: bindcheckPath ?? "/nonexistent")
+        p.executableURL = URL(fileURLWithPath: bindcheckBesideTests ?? "/nonexistent")
         p.arguments = arguments
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
