@@ -1,19 +1,23 @@
-// Privileged ports: the owner of the network namespace, and a forked child that takes other
+// Privileged ports: the owner of the network namespace, and a short-lived child that takes other
 // credentials (a uid, capability sets, ambient capabilities, no_new_privs, a user namespace)
-// and then binds or execs on command, so that the calling process never changes its own.
+// and then binds or execs, so that the calling process never changes its own.
 //
-// Between fork() and execve() the child calls only async-signal-safe functions and raw
-// system calls: the parent is multi-threaded.
+// The child shares the caller's memory until it execs or ends (as posix_spawn's does): it calls
+// only async-signal-safe functions and raw system calls, on its own stack, with every signal
+// blocked, and writes its results into the caller's frame.
 #include "bk_shim.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/close_range.h>
 #include <linux/nsfs.h>
 #include <sched.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -77,26 +81,17 @@ int bk_netns_owner_relation(bk_netns_owner *out) {
 
 // MARK: - The child
 
-enum { CMD_BIND = 1, CMD_EXEC = 2, CMD_QUIT = 3 };
+enum { OP_BIND = 1, OP_EXEC = 2 };
 enum {
-    STAGE_DUP2 = 1, STAGE_KEEPCAPS, STAGE_SETGROUPS, STAGE_SETRESGID, STAGE_SETRESUID, STAGE_CAPSET,
+    STAGE_FILES = 1, STAGE_DUP2, STAGE_KEEPCAPS, STAGE_SETGROUPS, STAGE_SETRESGID, STAGE_SETRESUID, STAGE_CAPSET,
     STAGE_AMBIENT, STAGE_NO_NEW_PRIVS, STAGE_UNSHARE, STAGE_ID_MAP, STAGE_CHILD_GONE
 };
-
-typedef struct child_cmd {
-    int32_t op;
-    int32_t family;
-    int32_t transport;
-    uint32_t port;
-    uint32_t len;   // bytes of argv that follow (CMD_EXEC)
-} child_cmd;
-
-#define EXEC_MAX_BYTES 16384
-#define EXEC_MAX_ARGS 128
+enum { CALL_SOCKET = 1, CALL_BIND = 2, CALL_EXEC = 3 };
 
 const char *bk_child_stage_name(int32_t stage) {
     switch (stage) {
-    case STAGE_DUP2: return "dup2";
+    case STAGE_FILES: return "close_range(CLOSE_RANGE_UNSHARE)";
+    case STAGE_DUP2: return "opening the output files";
     case STAGE_KEEPCAPS: return "prctl(PR_SET_KEEPCAPS)";
     case STAGE_SETGROUPS: return "setgroups";
     case STAGE_SETRESGID: return "setresgid";
@@ -106,45 +101,24 @@ const char *bk_child_stage_name(int32_t stage) {
     case STAGE_NO_NEW_PRIVS: return "prctl(PR_SET_NO_NEW_PRIVS)";
     case STAGE_UNSHARE: return "unshare(CLONE_NEWUSER)";
     case STAGE_ID_MAP: return "uid_map/gid_map";
-    case STAGE_CHILD_GONE: return "fork (the child ended early)";
-    default: return "fork";
+    case STAGE_CHILD_GONE: return "the child (it ended early)";
+    default: return "clone";
     }
 }
 
-static int send_all(int fd, const void *p, size_t n) {
-    const char *b = p;
-    while (n > 0) {
-        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return NEG_ERRNO;
-        }
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/// Reads exactly n bytes; returns n, 0 at end of file before the first byte, or -errno.
-static ssize_t recv_all(int fd, void *p, size_t n) {
-    char *b = p;
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = recv(fd, b + got, n - got, 0);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return NEG_ERRNO;
-        }
-        if (r == 0) return got == 0 ? 0 : -EPIPE;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
-static void reply(int fd, int32_t result, int32_t detail) {
-    int32_t r[2] = {result, detail};
-    (void)send_all(fd, r, sizeof(r));
-}
+/// What the caller asks and the child answers; it lives in the caller's frame, which the child
+/// shares (CLONE_VM) while the caller waits (CLONE_VFORK).
+typedef struct child_args {
+    const bk_cred_spec *spec;
+    int op;
+    int family;
+    int transport;
+    uint16_t port;
+    const char *const *argv;
+    volatile int32_t result;
+    volatile int32_t stage;
+    volatile int32_t call;
+} child_args;
 
 /// Writes an unsigned decimal (async-signal-safe, unlike snprintf).
 static size_t put_uint(char *out, uint64_t v) {
@@ -176,18 +150,30 @@ static int write_map(const char *path, uint64_t id) {
     return write_file(path, line, n + 3);
 }
 
-static void close_others(int keep) {
-    // Descriptors 0-2 stay; everything else but `keep` goes (other threads' pipes included).
-    if (keep > 3) syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U);
-    int from = keep < 3 ? 3 : keep + 1;
-    if (syscall(SYS_close_range, (unsigned)from, ~0U, 0U) < 0) {
-        for (int fd = from; fd < 4096; fd++) close(fd);
-    }
+/// A private descriptor table holding 0-2 only: nothing else of the caller's is referenced.
+static int child_files(void) {
+    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_UNSHARE) == 0) return 0;
+    // Before Linux 5.9: a full copy, closed at once.
+    if (unshare(CLONE_FILES) < 0) return NEG_ERRNO;
+    for (int fd = 3; fd < 65536; fd++) close(fd);
+    return 0;
+}
+
+static int open_onto(const char *path, int target) {
+    if (!path) return 0;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return NEG_ERRNO;
+    int r = dup2(fd, target) < 0 ? NEG_ERRNO : 0;
+    close(fd);
+    return r;
 }
 
 /// Takes the credentials of `s`; returns 0, or -errno with *stage set.
-static int child_take(const bk_cred_spec *s, int32_t *stage) {
+static int child_take(const bk_cred_spec *s, volatile int32_t *stage) {
 #define STEP(st, expr) do { *stage = (st); if ((expr) < 0) return NEG_ERRNO; } while (0)
+    STEP(STAGE_FILES, child_files());
+    STEP(STAGE_DUP2, open_onto(s->stdout_path, 1));
+    STEP(STAGE_DUP2, open_onto(s->stderr_path, 2));
     if (s->gid >= 0) {
         STEP(STAGE_SETGROUPS, syscall(SYS_setgroups, 0, NULL));
         STEP(STAGE_SETRESGID, syscall(SYS_setresgid, (gid_t)s->gid, (gid_t)s->gid, (gid_t)s->gid));
@@ -234,8 +220,8 @@ static int child_take(const bk_cred_spec *s, int32_t *stage) {
     return 0;
 }
 
-static int32_t child_bind(int family, int transport, uint16_t port, int32_t *call) {
-    *call = 1;
+static int32_t child_bind(int family, int transport, uint16_t port, volatile int32_t *call) {
+    *call = CALL_SOCKET;
     int fd = socket(family, (transport == 1 ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
     if (fd < 0) return NEG_ERRNO;
     struct sockaddr_storage ss;
@@ -254,69 +240,42 @@ static int32_t child_bind(int family, int transport, uint16_t port, int32_t *cal
         a->sin_port = htons(port);
         len = sizeof(*a);
     }
-    *call = 2;
+    *call = CALL_BIND;
     int r = bind(fd, (struct sockaddr *)&ss, len) < 0 ? NEG_ERRNO : 0;
     close(fd);
     return r;
 }
 
-static char exec_buf[EXEC_MAX_BYTES];
-
-static void child_exec(int fd, uint32_t len) {
-    if (len == 0 || len > EXEC_MAX_BYTES || recv_all(fd, exec_buf, len) != (ssize_t)len) {
-        reply(fd, -EINVAL, 3);
-        return;
+static int child_main(void *p) {
+    child_args *a = p;
+    int r = child_take(a->spec, &a->stage);
+    if (r < 0) {
+        a->result = r;
+        _exit(1);
     }
-    char *argv[EXEC_MAX_ARGS + 1];
-    int argc = 0;
-    size_t i = 0;
-    while (i < len && argc < EXEC_MAX_ARGS) {
-        argv[argc++] = &exec_buf[i];
-        while (i < len && exec_buf[i] != 0) i++;
-        i++;
+    if (a->op == OP_BIND) {
+        a->result = child_bind(a->family, a->transport, a->port, &a->call);
+        _exit(0);
     }
-    argv[argc] = NULL;
-    if (exec_buf[len - 1] != 0) {
-        reply(fd, -EINVAL, 3);
-        return;
+    // The new program starts with default handlers and no signal blocked.
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL) {
+            memset(&sa, 0, sizeof(sa));
+            sa.sa_handler = SIG_DFL;
+            sigaction(sig, &sa, NULL);
+        }
     }
-    execve(argv[0], argv, environ);
-    reply(fd, NEG_ERRNO, 3);
-}
-
-static _Noreturn void child_main(const bk_cred_spec *s, int fd) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    int32_t stage = STAGE_DUP2;
-    if ((s->stdout_fd >= 0 && dup2(s->stdout_fd, 1) < 0) || (s->stderr_fd >= 0 && dup2(s->stderr_fd, 2) < 0)) {
-        reply(fd, NEG_ERRNO, stage);
-        _exit(1);
-    }
-    close_others(fd);
-    int r = child_take(s, &stage);
-    reply(fd, r, stage);
-    if (r < 0) _exit(1);
-    for (;;) {
-        child_cmd c;
-        if (recv_all(fd, &c, sizeof(c)) != (ssize_t)sizeof(c)) _exit(0);
-        switch (c.op) {
-        case CMD_BIND: {
-            int32_t call = 0;
-            int32_t result = child_bind(c.family, c.transport, (uint16_t)c.port, &call);
-            reply(fd, result, call);
-            break;
-        }
-        case CMD_EXEC:
-            child_exec(fd, c.len);
-            break;
-        default:
-            _exit(0);
-        }
-    }
+    execve(a->argv[0], (char *const *)a->argv, environ);
+    a->call = CALL_EXEC;
+    a->result = NEG_ERRNO;
+    _exit(127);
 }
 
-// MARK: - The parent's side
+// MARK: - The caller's side
 
 /// waitpid() for one child; 0, or -errno (ECHILD when someone else reaped it).
 static int reap(pid_t pid, int *status) {
@@ -327,93 +286,65 @@ static int reap(pid_t pid, int *status) {
     return r < 0 ? NEG_ERRNO : 0;
 }
 
-int bk_child_start(const bk_cred_spec *spec, bk_child *out, int32_t *stage) {
-    out->pid = -1;
-    out->fd = -1;
-    *stage = 0;
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return NEG_ERRNO;
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(sv[0]);
-        close(sv[1]);
-        return -e;
+/// Starts the child and returns once it has ended or exec'd (CLONE_VFORK); *pid for waitpid.
+static int run_child(child_args *a, pid_t *pid) {
+    const size_t size = 256 * 1024;
+    void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return NEG_ERRNO;
+    a->result = -ECHILD;
+    a->stage = STAGE_CHILD_GONE;
+    a->call = 0;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pid_t child = clone(child_main, (char *)stack + size, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, a);
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stack, size);
+    if (child < 0) {
+        a->stage = 0;
+        return -saved;
     }
-    if (pid == 0) child_main(spec, sv[1]);
-    close(sv[1]);
-    int32_t r[2];
-    ssize_t n = recv_all(sv[0], r, sizeof(r));
-    if (n != (ssize_t)sizeof(r) || r[0] != 0) {
-        close(sv[0]);
-        reap(pid, NULL);
-        if (n != (ssize_t)sizeof(r)) {
-            *stage = STAGE_CHILD_GONE;
-            return n < 0 ? (int)n : -ECHILD;
-        }
-        *stage = r[1];
-        return r[0];
-    }
-    out->pid = pid;
-    out->fd = sv[0];
+    *pid = child;
     return 0;
 }
 
-int bk_child_bind(bk_child *c, int family, int transport, uint16_t port, int32_t *call) {
+int bk_bind_as(const bk_cred_spec *spec, int family, int transport, uint16_t port, int32_t *stage, int32_t *call) {
+    child_args a = {.spec = spec, .op = OP_BIND, .family = family, .transport = transport, .port = port};
+    pid_t pid = -1;
+    int r = run_child(&a, &pid);
+    *stage = a.stage;
     *call = 0;
-    if (c->pid <= 0 || c->fd < 0) return -ECHILD;
-    child_cmd cmd = {CMD_BIND, family, transport, port, 0};
-    int s = send_all(c->fd, &cmd, sizeof(cmd));
-    if (s < 0) return s;
-    int32_t r[2];
-    ssize_t n = recv_all(c->fd, r, sizeof(r));
-    if (n != (ssize_t)sizeof(r)) return n < 0 ? (int)n : -ECHILD;
-    *call = r[1];
-    return r[0];
+    if (r < 0) return r;
+    int status = 0;
+    int waited = reap(pid, &status);
+    *stage = a.stage;
+    *call = a.call;
+    if (a.stage != 0) return a.result;
+    if (waited < 0) return waited;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        *stage = STAGE_CHILD_GONE;
+        return -ECHILD;
+    }
+    return a.result;
 }
 
-int bk_child_exec(bk_child *c, const char *const *argv, int32_t argc) {
-    if (c->pid <= 0 || c->fd < 0) return -ECHILD;
-    if (argc < 1 || argc > EXEC_MAX_ARGS) return -E2BIG;
-    size_t len = 0;
-    for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 1;
-    if (len > EXEC_MAX_BYTES) return -E2BIG;
-    child_cmd cmd = {CMD_EXEC, 0, 0, 0, (uint32_t)len};
-    int s = send_all(c->fd, &cmd, sizeof(cmd));
-    for (int i = 0; i < argc && s == 0; i++) s = send_all(c->fd, argv[i], strlen(argv[i]) + 1);
-    if (s < 0) {
-        bk_child_finish(c);
-        return s;
+int bk_exec_as(const bk_cred_spec *spec, const char *const *argv, int32_t *stage) {
+    if (!argv || !argv[0]) return -EINVAL;
+    child_args a = {.spec = spec, .op = OP_EXEC, .argv = argv};
+    pid_t pid = -1;
+    int r = run_child(&a, &pid);
+    *stage = a.stage;
+    if (r < 0) return r;
+    if (a.stage != 0 || a.call == CALL_EXEC) {
+        // A credential step or execve() failed; the child has ended.
+        (void)reap(pid, NULL);
+        return a.result;
     }
-    int32_t r[2];
-    ssize_t n = recv_all(c->fd, r, sizeof(r));
-    if (n == (ssize_t)sizeof(r)) {
-        // execve() failed; the child still waits.
-        bk_child_finish(c);
-        return r[0] < 0 ? r[0] : -EIO;
-    }
-    // End of file: the close-on-exec end went away with a successful execve().
-    close(c->fd);
-    c->fd = -1;
     int status = 0;
-    int waited = reap(c->pid, &status);
-    c->pid = -1;
+    int waited = reap(pid, &status);
     if (waited < 0) return waited;
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return -EIO;
-}
-
-int bk_child_finish(bk_child *c) {
-    if (c->fd >= 0) {
-        child_cmd cmd = {CMD_QUIT, 0, 0, 0, 0};
-        (void)send_all(c->fd, &cmd, sizeof(cmd));
-        close(c->fd);
-        c->fd = -1;
-    }
-    if (c->pid > 0) {
-        reap(c->pid, NULL);
-        c->pid = -1;
-    }
-    return 0;
 }

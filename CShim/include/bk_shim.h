@@ -140,10 +140,10 @@ typedef struct bk_netns_owner {
 /// ioctl(NS_GET_USERNS) on /proc/thread-self/ns/net, compared with /proc/thread-self/ns/user.
 int bk_netns_owner_relation(bk_netns_owner *out);
 
-/// Credentials a child process takes, in this order, before it takes commands.
+/// Credentials a short-lived child takes, in this order, before it binds or execs.
 typedef struct bk_cred_spec {
-    int64_t uid;          // -1 keep; else setresuid(uid, euid, euid) (PR_SET_KEEPCAPS first, so
-    int64_t euid;         //   capset below can keep what the spec asks for)
+    int64_t uid;          // -1 keep; else setresuid(uid, euid, euid) (PR_SET_KEEPCAPS around it, so
+    int64_t euid;         //   that capset below can keep what the spec asks for)
     int64_t gid;          // -1 keep; else setgroups(0, NULL) and setresgid(gid, gid, gid) first
     bool set_caps;        // capset(permitted, effective, inheritable); never more than the parent holds
     uint64_t permitted;
@@ -153,31 +153,25 @@ typedef struct bk_cred_spec {
     bool no_new_privs;    // PR_SET_NO_NEW_PRIVS
     int32_t userns;       // 0 none; 1 unshare(CLONE_NEWUSER); 2 unshare(CLONE_NEWUSER|CLONE_NEWNET);
                           //   then uid/gid 0 inside map to the child's euid/egid
-    int32_t stdout_fd;    // -1 keep; else dup2 onto 1 (for an exec)
-    int32_t stderr_fd;    // -1 keep; else dup2 onto 2
+    const char *stdout_path;  // NULL keep; else opened (created, truncated) onto 1, for an exec
+    const char *stderr_path;  // NULL keep; else onto 2
 } bk_cred_spec;
 
-/// A forked child that holds `bk_cred_spec` credentials and waits for commands.
-typedef struct bk_child {
-    int32_t pid;   // -1 once reaped
-    int32_t fd;    // the parent's end of a socketpair
-} bk_child;
+// The child is made as posix_spawn makes one (clone with CLONE_VM | CLONE_VFORK, all signals
+// blocked), sharing the descriptor table only until close_range(3, ~0U, CLOSE_RANGE_UNSHARE)
+// gives it a private copy of descriptors 0-2: it never holds a reference to another of the
+// caller's descriptors, so a socket the caller's other threads close is released at once.
 
-/// Forks; the child closes every other descriptor, takes `spec`'s credentials and then waits.
-/// Returns 0, or -errno of the first step that failed (`*stage` names it: see bk_child_stage_name;
-/// the child is then already reaped).
-int bk_child_start(const bk_cred_spec *spec, bk_child *out, int32_t *stage);
-/// The child binds the wildcard of `family` (AF_INET, or AF_INET6 with IPV6_V6ONLY) at `port` with
-/// `transport` (0 TCP, 1 UDP) and closes the socket at once. Returns 0 or -errno; `*call` is 1 when
-/// socket() failed, 2 when bind() did.
-int bk_child_bind(bk_child *c, int family, int transport, uint16_t port, int32_t *call);
-/// The child execs argv[0] with `argv` (and the parent's environment); this waits for it. Returns
-/// its exit status (0-255, or 128 + signal), or -errno when execve() failed. The child is reaped
-/// either way.
-int bk_child_exec(bk_child *c, const char *const *argv, int32_t argc);
-/// Ends the child and reaps it; safe to call twice.
-int bk_child_finish(bk_child *c);
-/// The name of a bk_child_start stage, e.g. "setresuid".
+/// A child takes `spec`'s credentials, binds the wildcard of `family` (AF_INET, or AF_INET6 with
+/// IPV6_V6ONLY) at `port` with `transport` (0 TCP, 1 UDP), closes the socket and ends; it is reaped.
+/// Returns 0 or -errno. `*stage` (see bk_child_stage_name) is nonzero when a credential step failed
+/// (the result is that step's -errno); `*call` is 1 when socket() failed, 2 when bind() did.
+int bk_bind_as(const bk_cred_spec *spec, int family, int transport, uint16_t port, int32_t *stage, int32_t *call);
+/// A child takes `spec`'s credentials and execs argv[0] with `argv` (NULL-terminated) and the
+/// caller's environment; this waits for it. Returns its exit status (0-255, or 128 + signal), or
+/// -errno: of a credential step when `*stage` is nonzero, of execve() otherwise.
+int bk_exec_as(const bk_cred_spec *spec, const char *const *argv, int32_t *stage);
+/// The name of a credential step, e.g. "setresuid".
 const char *bk_child_stage_name(int32_t stage);
 
 // MARK: - Interfaces

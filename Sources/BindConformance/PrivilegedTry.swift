@@ -4,9 +4,10 @@ import CBindShim
 import Foundation
 import SystemPackage
 
-/// Credentials for a child process: a uid, capability sets, no_new_privs, a user namespace. The
-/// child can take only what the calling process may give (capset never raises beyond the permitted
-/// set), so a refusal means the caller lacks privilege.
+/// Credentials for a short-lived child process: a uid, capability sets, no_new_privs, a user
+/// namespace. The child can take only what the calling process may give (capset never raises beyond
+/// the permitted set), so a refusal means the caller lacks privilege. The calling process never
+/// changes its own credentials, and the child never holds a reference to its descriptors.
 public struct ChildCredentials: Hashable, Sendable {
     public enum UserNamespace: Int32, Sendable {
         /// Stay in the caller's user namespace.
@@ -37,6 +38,62 @@ public struct ChildCredentials: Hashable, Sendable {
         self.noNewPrivileges = noNewPrivileges
         self.userNamespace = userNamespace
     }
+
+    /// Binds the wildcard of `family` (`[::]` with IPV6_V6ONLY) at `port` in a child that takes
+    /// these credentials, and closes the socket at once. The corresponding C function is bind(2),
+    /// in a child made by bk_bind_as.
+    public func bind(family: AddressFamily, transport: Transport, port: UInt16) throws(ChildError) -> ChildBind {
+        var stage: Int32 = 0, call: Int32 = 0
+        let r = withSpec(stdout: nil, stderr: nil) { spec in
+            bk_bind_as(&spec, family.cValue, transport == .udp ? 1 : 0, port, &stage, &call)
+        }
+        if stage != 0 { throw ChildError(stage: stage, result: r) }
+        if r == 0 { return .ok }
+        return .failed(errno: -r, call: call == 1 ? "socket" : call == 2 ? "bind" : "child")
+    }
+
+    /// Runs `argv[0]` in a child that takes these credentials, its standard output and error in
+    /// the files at `stdout` and `stderr` (opened before the credentials change); returns its exit
+    /// status (128 + signal when killed).
+    public func exec(_ argv: [String], stdout: String? = nil, stderr: String? = nil) throws(ChildError) -> Int32 {
+        guard let program = argv.first else { throw .failed("nothing to run") }
+        let copies = argv.map { strdup($0) }
+        defer { copies.forEach { free($0) } }
+        let pointers: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } } + [nil]
+        var stage: Int32 = 0
+        let r = withSpec(stdout: stdout, stderr: stderr) { spec in bk_exec_as(&spec, pointers, &stage) }
+        if stage != 0 { throw ChildError(stage: stage, result: r) }
+        if r < 0 { throw .failed("execve(\(program)) failed with \(ErrnoName.name(-r) ?? "errno \(-r)")") }
+        return r
+    }
+
+    private func withSpec<R>(stdout: String?, stderr: String?, _ body: (inout bk_cred_spec) -> R) -> R {
+        var spec = bk_cred_spec()
+        spec.uid = uid.map(Int64.init) ?? -1
+        spec.euid = euid.map(Int64.init) ?? -1
+        spec.gid = gid.map(Int64.init) ?? -1
+        if let c = capabilities {
+            spec.set_caps = true
+            spec.effective = Capability.mask(of: c.effective)
+            spec.permitted = Capability.mask(of: c.permitted)
+            spec.inheritable = Capability.mask(of: c.inheritable)
+            spec.ambient = Capability.mask(of: c.ambient)
+        }
+        spec.no_new_privs = noNewPrivileges
+        spec.userns = userNamespace.rawValue
+        return withOptionalCString(stdout) { out in
+            withOptionalCString(stderr) { err in
+                spec.stdout_path = out
+                spec.stderr_path = err
+                return body(&spec)
+            }
+        }
+    }
+}
+
+private func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let s else { return body(nil) }
+    return s.withCString { body($0) }
 }
 
 /// Why a child could not take its credentials or run.
@@ -44,6 +101,16 @@ public enum ChildError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The caller lacks the privilege to give these credentials (EPERM from setresuid, capset, …).
     case needsPrivilege(String)
     case failed(String)
+
+    init(stage: Int32, result: Int32) {
+        let step = String(cString: bk_child_stage_name(stage))
+        let name = ErrnoName.name(-result) ?? "errno \(-result)"
+        if -result == EPERM || -result == EACCES {
+            self = .needsPrivilege("\(step) failed with \(name): giving a child these credentials needs privileges this process lacks (run as root)")
+        } else {
+            self = .failed("the child's \(step) failed with \(name)")
+        }
+    }
 
     public var description: String {
         switch self {
@@ -69,71 +136,6 @@ public enum ChildBind: Hashable, Sendable, CustomStringConvertible {
         case .ok: "ok"
         case .failed(let e, let call): (call == "bind" ? "" : "\(call)() ") + (ErrnoName.name(e) ?? "errno \(e)")
         }
-    }
-}
-
-/// A forked child holding other credentials, which binds or execs on command; the calling process
-/// never changes its own. It ends (and is reaped) when this value goes away.
-public struct CredentialChild: ~Copyable {
-    private let handle: bk_child
-
-    /// Forks the child and has it take `credentials`. `stdout`/`stderr`: descriptors the child
-    /// puts in place of its own (for an exec).
-    public init(_ credentials: ChildCredentials, stdout: Int32? = nil, stderr: Int32? = nil) throws(ChildError) {
-        var spec = bk_cred_spec()
-        spec.uid = credentials.uid.map(Int64.init) ?? -1
-        spec.euid = credentials.euid.map(Int64.init) ?? -1
-        spec.gid = credentials.gid.map(Int64.init) ?? -1
-        if let c = credentials.capabilities {
-            spec.set_caps = true
-            spec.effective = Capability.mask(of: c.effective)
-            spec.permitted = Capability.mask(of: c.permitted)
-            spec.inheritable = Capability.mask(of: c.inheritable)
-            spec.ambient = Capability.mask(of: c.ambient)
-        }
-        spec.no_new_privs = credentials.noNewPrivileges
-        spec.userns = credentials.userNamespace.rawValue
-        spec.stdout_fd = stdout ?? -1
-        spec.stderr_fd = stderr ?? -1
-        var h = bk_child()
-        var stage: Int32 = 0
-        let r = bk_child_start(&spec, &h, &stage)
-        if r < 0 {
-            let step = String(cString: bk_child_stage_name(stage))
-            let name = ErrnoName.name(-r) ?? "errno \(-r)"
-            if -r == EPERM || -r == EACCES {
-                throw .needsPrivilege("\(step) failed with \(name): giving a child these credentials needs privileges this process lacks (run as root)")
-            }
-            throw .failed("the child's \(step) failed with \(name)")
-        }
-        handle = h
-    }
-
-    /// Binds the wildcard of `family` (`[::]` with IPV6_V6ONLY) at `port` in the child and closes
-    /// the socket at once.
-    public func bind(family: AddressFamily, transport: Transport, port: UInt16) -> ChildBind {
-        var h = handle
-        var call: Int32 = 0
-        let r = bk_child_bind(&h, family.cValue, transport == .udp ? 1 : 0, port, &call)
-        if r == 0 { return .ok }
-        return .failed(errno: -r, call: call == 1 ? "socket" : call == 2 ? "bind" : "child")
-    }
-
-    /// The child execs `argv[0]`; returns its exit status (128 + signal when killed).
-    public consuming func exec(_ argv: [String]) throws(ChildError) -> Int32 {
-        var h = handle
-        discard self
-        let copies = argv.map { strdup($0) }
-        defer { copies.forEach { free($0) } }
-        let pointers: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } } + [nil]
-        let r = bk_child_exec(&h, pointers, Int32(argv.count))
-        if r < 0 { throw .failed("execve(\(argv.first ?? "")) failed with \(ErrnoName.name(-r) ?? "errno \(-r)")") }
-        return r
-    }
-
-    deinit {
-        var h = handle
-        _ = bk_child_finish(&h)
     }
 }
 
@@ -178,12 +180,11 @@ public enum PrivilegeTry {
             return [PrivilegeTryRecord(family: "-", transport: "-", address: "-", predicted: predicted, result: "not tried",
                                        agrees: nil, note: "execve() would fail with \(e): there are no credentials to bind with")]
         }
-        let child = try CredentialChild(c)
         var records: [PrivilegeTryRecord] = []
         for family in [AddressFamily.inet, .inet6] {
             for transport in [Transport.tcp, .udp] {
                 let address = family == .inet ? "0.0.0.0:\(port)" : "[::]:\(port)"
-                let outcome = child.bind(family: family, transport: transport, port: port)
+                let outcome = try c.bind(family: family, transport: transport, port: port)
                 var record = PrivilegeTryRecord(
                     family: family == .inet ? "inet" : "inet6", transport: transport == .tcp ? "tcp" : "udp", address: address,
                     predicted: predicted, result: outcome.description, agrees: nil, note: nil)
