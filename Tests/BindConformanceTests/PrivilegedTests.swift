@@ -39,10 +39,9 @@ struct KernelAnswer: Sendable, CustomStringConvertible {
 
 /// Binds in a child with `credentials`; call from inside a private network namespace.
 func kernelAnswer(_ credentials: ChildCredentials, port: UInt16) throws -> KernelAnswer {
-    let child = try CredentialChild(credentials)
     var answers: [ChildBind] = []
     for family in [AddressFamily.inet, .inet6] {
-        for transport in [Transport.tcp, .udp] { answers.append(child.bind(family: family, transport: transport, port: port)) }
+        for transport in [Transport.tcp, .udp] { answers.append(try credentials.bind(family: family, transport: transport, port: port)) }
     }
     return KernelAnswer(port: port, answers: answers)
 }
@@ -147,23 +146,24 @@ final class BindcheckCopy: Sendable {
 
     deinit { remove() }
 
-    /// Runs the copy with `arguments` in a child with `credentials`; its output goes to files.
+    /// Runs the copy with `arguments` in a child with `credentials`.
     func run(_ credentials: ChildCredentials, _ arguments: [String]) throws -> BindcheckRun {
-        let out = directory + "/out-\(UUID().uuidString)", err = directory + "/err-\(UUID().uuidString)"
-        let outFD = open(out, O_CREAT | O_RDWR | O_CLOEXEC, 0o666), errFD = open(err, O_CREAT | O_RDWR | O_CLOEXEC, 0o666)
-        defer {
-            close(outFD)
-            close(errFD)
-            try? FileManager.default.removeItem(atPath: out)
-            try? FileManager.default.removeItem(atPath: err)
-        }
-        guard outFD >= 0, errFD >= 0 else { throw CopyError("cannot create output files in \(directory)") }
-        let child = try CredentialChild(credentials, stdout: outFD, stderr: errFD)
-        let status = try child.exec([path] + arguments)
-        return BindcheckRun(
-            status: status, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        try runInChild([path] + arguments, as: credentials, outputIn: directory)
     }
+}
+
+/// Runs a program in a child with `credentials`, its output in files of `directory` (so the test
+/// process holds no pipe while it runs).
+func runInChild(_ argv: [String], as credentials: ChildCredentials = ChildCredentials(), outputIn directory: String) throws -> BindcheckRun {
+    let out = directory + "/out-\(UUID().uuidString)", err = directory + "/err-\(UUID().uuidString)"
+    defer {
+        try? FileManager.default.removeItem(atPath: out)
+        try? FileManager.default.removeItem(atPath: err)
+    }
+    let status = try credentials.exec(argv, stdout: out, stderr: err)
+    return BindcheckRun(
+        status: status, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
 }
 
 struct CopyError: Error, CustomStringConvertible {
@@ -363,16 +363,7 @@ struct PrivilegedKernelTests {
 @Suite("bindcheck privileged: input and output", .enabled(if: bindcheckBesideTests != nil, "bindcheck is not built beside the tests"))
 struct PrivilegedCommandTests {
     func bindcheck(_ arguments: [String]) throws -> BindcheckRun {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: bindcheckBesideTests ?? "/nonexistent")
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return BindcheckRun(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        try runInChild([bindcheckBesideTests ?? "/nonexistent"] + arguments, outputIn: FileManager.default.temporaryDirectory.path)
     }
 
     @Test("bad input: one clear line and 64, or 66 for a missing file", arguments: [
