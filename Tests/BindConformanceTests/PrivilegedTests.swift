@@ -132,12 +132,11 @@ final class BindcheckCopy: Sendable {
         try FileManager.default.copyItem(atPath: original, toPath: path)
         try FileManager.default.setAttributes([.posixPermissions: setUIDRoot ? 0o4755 : 0o755], ofItemAtPath: path)
         if let caps = fileCapabilities {
-            let setcap = Process()
-            setcap.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            setcap.arguments = ["PATH=/usr/sbin:/sbin:/usr/bin:/bin", "setcap", caps, path]
-            try setcap.run()
-            setcap.waitUntilExit()
-            if setcap.terminationStatus != 0 { throw CopyError("setcap \(caps) \(path) exited \(setcap.terminationStatus) (install libcap2-bin)") }
+            // setcap(8) from libcap2-bin, run as a child like everything here (no Process, no pipes).
+            let setcap = ["/usr/sbin/setcap", "/sbin/setcap", "/usr/bin/setcap"].first { FileManager.default.isExecutableFile(atPath: $0) }
+            guard let setcap else { throw CopyError("setcap is not installed (libcap2-bin; scripts/deps.sh installs it)") }
+            let run = try runInChild([setcap, caps, path], outputIn: directory)
+            if run.status != 0 { throw CopyError("setcap \(caps) \(path) exited \(run.status): \(run.stderr)") }
         }
     }
 
