@@ -2,9 +2,8 @@
 // credentials (a uid, capability sets, ambient capabilities, no_new_privs, a user namespace)
 // and then binds or execs, so that the calling process never changes its own.
 //
-// The child shares the caller's memory until it execs or ends (as posix_spawn's does): it calls
-// only async-signal-safe functions and raw system calls, on its own stack, with every signal
-// blocked, and writes its results into the caller's frame.
+// The child is a copy of a multi-threaded process: it calls only async-signal-safe functions and
+// raw system calls, with every signal blocked, and writes its results into a shared page.
 #include "bk_shim.h"
 
 #include <errno.h>
@@ -106,8 +105,14 @@ const char *bk_child_stage_name(int32_t stage) {
     }
 }
 
-/// What the caller asks and the child answers; it lives in the caller's frame, which the child
-/// shares (CLONE_VM) while the caller waits (CLONE_VFORK).
+/// What the child answers, in a page it shares with the caller.
+typedef struct child_result {
+    int32_t result;
+    int32_t stage;
+    int32_t call;
+} child_result;
+
+/// What the caller asks (the child has its own copy).
 typedef struct child_args {
     const bk_cred_spec *spec;
     int op;
@@ -115,9 +120,7 @@ typedef struct child_args {
     int transport;
     uint16_t port;
     const char *const *argv;
-    volatile int32_t result;
-    volatile int32_t stage;
-    volatile int32_t call;
+    child_result *out;
 } child_args;
 
 /// Writes an unsigned decimal (async-signal-safe, unlike snprintf).
@@ -169,7 +172,7 @@ static int open_onto(const char *path, int target) {
 }
 
 /// Takes the credentials of `s`; returns 0, or -errno with *stage set.
-static int child_take(const bk_cred_spec *s, volatile int32_t *stage) {
+static int child_take(const bk_cred_spec *s, int32_t *stage) {
 #define STEP(st, expr) do { *stage = (st); if ((expr) < 0) return NEG_ERRNO; } while (0)
     STEP(STAGE_FILES, child_files());
     STEP(STAGE_DUP2, open_onto(s->stdout_path, 1));
@@ -220,7 +223,7 @@ static int child_take(const bk_cred_spec *s, volatile int32_t *stage) {
     return 0;
 }
 
-static int32_t child_bind(int family, int transport, uint16_t port, volatile int32_t *call) {
+static int32_t child_bind(int family, int transport, uint16_t port, int32_t *call) {
     *call = CALL_SOCKET;
     int fd = socket(family, (transport == 1 ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
     if (fd < 0) return NEG_ERRNO;
@@ -248,13 +251,14 @@ static int32_t child_bind(int family, int transport, uint16_t port, volatile int
 
 static int child_main(void *p) {
     child_args *a = p;
-    int r = child_take(a->spec, &a->stage);
+    child_result *out = a->out;
+    int r = child_take(a->spec, &out->stage);
     if (r < 0) {
-        a->result = r;
+        out->result = r;
         _exit(1);
     }
     if (a->op == OP_BIND) {
-        a->result = child_bind(a->family, a->transport, a->port, &a->call);
+        out->result = child_bind(a->family, a->transport, a->port, &out->call);
         _exit(0);
     }
     // The new program starts with default handlers and no signal blocked.
@@ -270,8 +274,8 @@ static int child_main(void *p) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     execve(a->argv[0], (char *const *)a->argv, environ);
-    a->call = CALL_EXEC;
-    a->result = NEG_ERRNO;
+    out->call = CALL_EXEC;
+    out->result = NEG_ERRNO;
     _exit(127);
 }
 
@@ -286,64 +290,63 @@ static int reap(pid_t pid, int *status) {
     return r < 0 ? NEG_ERRNO : 0;
 }
 
-/// Starts the child and returns once it has ended or exec'd (CLONE_VFORK); *pid for waitpid.
-static int run_child(child_args *a, pid_t *pid) {
+/// Runs the child to its end (or, for an exec, the program's end): clone() with CLONE_FILES, so
+/// that no descriptor of the caller is copied until close_range(CLOSE_RANGE_UNSHARE) copies 0-2
+/// only. Its own memory (not CLONE_VM: a uid change makes an mm non-dumpable, and the caller's
+/// must not change). Returns 0 with *out and *status filled, or -errno of mmap/clone/waitpid.
+static int run_child(child_args *a, child_result *out, int *status) {
     const size_t size = 256 * 1024;
+    child_result *shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) return NEG_ERRNO;
     void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) return NEG_ERRNO;
-    a->result = -ECHILD;
-    a->stage = STAGE_CHILD_GONE;
-    a->call = 0;
+    if (stack == MAP_FAILED) {
+        int e = NEG_ERRNO;
+        munmap(shared, sizeof(*shared));
+        return e;
+    }
+    shared->result = -ECHILD;
+    shared->stage = STAGE_CHILD_GONE;
+    shared->call = 0;
+    a->out = shared;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    pid_t child = clone(child_main, (char *)stack + size, CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, a);
+    pid_t child = clone(child_main, (char *)stack + size, CLONE_FILES | SIGCHLD, a);
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    munmap(stack, size);
-    if (child < 0) {
-        a->stage = 0;
-        return -saved;
-    }
-    *pid = child;
-    return 0;
+    munmap(stack, size);   // the child has its own copy
+    int r = child < 0 ? -saved : reap(child, status);
+    *out = *shared;
+    munmap(shared, sizeof(*shared));
+    return r;
 }
 
 int bk_bind_as(const bk_cred_spec *spec, int family, int transport, uint16_t port, int32_t *stage, int32_t *call) {
     child_args a = {.spec = spec, .op = OP_BIND, .family = family, .transport = transport, .port = port};
-    pid_t pid = -1;
-    int r = run_child(&a, &pid);
-    *stage = a.stage;
-    *call = 0;
-    if (r < 0) return r;
+    child_result out;
     int status = 0;
-    int waited = reap(pid, &status);
-    *stage = a.stage;
-    *call = a.call;
-    if (a.stage != 0) return a.result;
-    if (waited < 0) return waited;
+    int r = run_child(&a, &out, &status);
+    *stage = r < 0 ? 0 : out.stage;
+    *call = out.call;
+    if (r < 0) return r;
+    if (out.stage != 0) return out.result;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         *stage = STAGE_CHILD_GONE;
         return -ECHILD;
     }
-    return a.result;
+    return out.result;
 }
 
 int bk_exec_as(const bk_cred_spec *spec, const char *const *argv, int32_t *stage) {
     if (!argv || !argv[0]) return -EINVAL;
     child_args a = {.spec = spec, .op = OP_EXEC, .argv = argv};
-    pid_t pid = -1;
-    int r = run_child(&a, &pid);
-    *stage = a.stage;
-    if (r < 0) return r;
-    if (a.stage != 0 || a.call == CALL_EXEC) {
-        // A credential step or execve() failed; the child has ended.
-        (void)reap(pid, NULL);
-        return a.result;
-    }
+    child_result out;
     int status = 0;
-    int waited = reap(pid, &status);
-    if (waited < 0) return waited;
+    int r = run_child(&a, &out, &status);
+    *stage = r < 0 ? 0 : out.stage;
+    if (r < 0) return r;
+    // A credential step or execve() failed: the child said so before it ended.
+    if (out.stage != 0 || out.call == CALL_EXEC) return out.result;
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return -EIO;

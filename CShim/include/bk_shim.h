@@ -157,10 +157,11 @@ typedef struct bk_cred_spec {
     const char *stderr_path;  // NULL keep; else onto 2
 } bk_cred_spec;
 
-// The child is made as posix_spawn makes one (clone with CLONE_VM | CLONE_VFORK, all signals
-// blocked), sharing the descriptor table only until close_range(3, ~0U, CLOSE_RANGE_UNSHARE)
-// gives it a private copy of descriptors 0-2: it never holds a reference to another of the
-// caller's descriptors, so a socket the caller's other threads close is released at once.
+// The child (clone with CLONE_FILES, all signals blocked) shares the descriptor table only until
+// close_range(3, ~0U, CLOSE_RANGE_UNSHARE) gives it a private copy of descriptors 0-2: it never
+// holds a reference to another of the caller's descriptors, so a socket the caller's other
+// threads close is released at once. Its memory is its own (a uid change makes an address space
+// non-dumpable, and the caller's must not change).
 
 /// A child takes `spec`'s credentials, binds the wildcard of `family` (AF_INET, or AF_INET6 with
 /// IPV6_V6ONLY) at `port` with `transport` (0 TCP, 1 UDP), closes the socket and ends; it is reaped.
