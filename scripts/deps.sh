@@ -5,6 +5,7 @@ set -euo pipefail
 missing=()
 [ -f /usr/include/sys/capability.h ] || missing+=(libcap-dev)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v setcap >/dev/null 2>&1 || [ -x /usr/sbin/setcap ] || [ -x /sbin/setcap ] || missing+=(libcap2-bin)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]} (needed to build and run BindKit)" >&2
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

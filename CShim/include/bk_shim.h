@@ -147,6 +147,59 @@ int bk_no_new_privs(void);
 /// Whether the calling thread's user namespace is the initial one: 1 yes, 0 no.
 int bk_in_initial_userns(void);
 
+// MARK: - Privileged ports: who owns the network namespace, and a child with other credentials
+
+/// The calling thread's securebits (prctl PR_GET_SECUREBITS), or -errno.
+int bk_securebits(void);
+
+/// Where the user namespace that owns the calling thread's network namespace stands.
+typedef struct bk_netns_owner {
+    /// 0: the thread's own user namespace; 1: a descendant of it; 2: outside it (an ancestor or
+    /// an unrelated one: NS_GET_USERNS answers EPERM for those).
+    int32_t relation;
+    /// With 1: the owner uid (NS_GET_OWNER_UID) of the user namespace just below the thread's on
+    /// the way down to the owner.
+    uint32_t child_owner_uid;
+} bk_netns_owner;
+
+/// ioctl(NS_GET_USERNS) on /proc/thread-self/ns/net, compared with /proc/thread-self/ns/user.
+int bk_netns_owner_relation(bk_netns_owner *out);
+
+/// Credentials a short-lived child takes, in this order, before it binds or execs.
+typedef struct bk_cred_spec {
+    int64_t uid;          // -1 keep; else setresuid(uid, euid, euid) (PR_SET_KEEPCAPS around it, so
+    int64_t euid;         //   that capset below can keep what the spec asks for)
+    int64_t gid;          // -1 keep; else setgroups(0, NULL) and setresgid(gid, gid, gid) first
+    bool set_caps;        // capset(permitted, effective, inheritable); never more than the parent holds
+    uint64_t permitted;
+    uint64_t effective;
+    uint64_t inheritable;
+    uint64_t ambient;     // PR_CAP_AMBIENT_CLEAR_ALL, then PR_CAP_AMBIENT_RAISE each bit
+    bool no_new_privs;    // PR_SET_NO_NEW_PRIVS
+    int32_t userns;       // 0 none; 1 unshare(CLONE_NEWUSER); 2 unshare(CLONE_NEWUSER|CLONE_NEWNET);
+                          //   then uid/gid 0 inside map to the child's euid/egid
+    const char *stdout_path;  // NULL keep; else opened (created, truncated) onto 1, for an exec
+    const char *stderr_path;  // NULL keep; else onto 2
+} bk_cred_spec;
+
+// The child (clone with CLONE_FILES, all signals blocked) shares the descriptor table only until
+// close_range(3, ~0U, CLOSE_RANGE_UNSHARE) gives it a private copy of descriptors 0-2: it never
+// holds a reference to another of the caller's descriptors, so a socket the caller's other
+// threads close is released at once. Its memory is its own (a uid change makes an address space
+// non-dumpable, and the caller's must not change).
+
+/// A child takes `spec`'s credentials, binds the wildcard of `family` (AF_INET, or AF_INET6 with
+/// IPV6_V6ONLY) at `port` with `transport` (0 TCP, 1 UDP), closes the socket and ends; it is reaped.
+/// Returns 0 or -errno. `*stage` (see bk_child_stage_name) is nonzero when a credential step failed
+/// (the result is that step's -errno); `*call` is 1 when socket() failed, 2 when bind() did.
+int bk_bind_as(const bk_cred_spec *spec, int family, int transport, uint16_t port, int32_t *stage, int32_t *call);
+/// A child takes `spec`'s credentials and execs argv[0] with `argv` (NULL-terminated) and the
+/// caller's environment; this waits for it. Returns its exit status (0-255, or 128 + signal), or
+/// -errno: of a credential step when `*stage` is nonzero, of execve() otherwise.
+int bk_exec_as(const bk_cred_spec *spec, const char *const *argv, int32_t *stage);
+/// The name of a credential step, e.g. "setresuid".
+const char *bk_child_stage_name(int32_t stage);
+
 // MARK: - Interfaces
 
 typedef struct bk_ifaddr {

@@ -1,0 +1,569 @@
+import BindKit
+
+// Privileged ports as a pure function: who calls bind(), with which capabilities, in which user
+// namespace, and what execve() of a program changes about that. No syscalls: the facts come from
+// the host (BindConformance reads them) or from a file.
+
+// MARK: - Facts
+
+/// Where the user namespace that owns the network namespace stands, seen from the process.
+/// `ns_capable(net->user_ns, CAP_NET_BIND_SERVICE)` (`cap_capable()`, security/commoncap.c) walks
+/// from that owner up towards the process's own user namespace.
+public enum NetworkNamespaceOwner: String, Hashable, Sendable, Codable, CaseIterable {
+    /// The process's own user namespace: its effective set decides.
+    case own
+    /// A user namespace below the process's: its effective set decides, and the owner (creator)
+    /// of the user namespace just below the process's is capable there without any capability.
+    case descendant
+    /// A user namespace above or beside the process's (a rootless container on the host's
+    /// network): nothing the process holds counts.
+    case outside
+}
+
+/// The process's user namespace and how it relates to the network namespace.
+public struct UserNamespaceFacts: Hashable, Sendable, Codable {
+    /// Whether the process is in the initial user namespace (uid map `0 0 4294967295`).
+    public var isInitial: Bool
+    public var networkNamespaceOwner: NetworkNamespaceOwner
+    /// With `.descendant`: the owner uid of the user namespace just below the process's.
+    public var childOwnerUID: UInt32?
+    /// `/proc/self/uid_map`, lines of "inside outside count".
+    public var uidMap: String
+
+    public init(isInitial: Bool = true, networkNamespaceOwner: NetworkNamespaceOwner = .own, childOwnerUID: UInt32? = nil,
+                uidMap: String = "0 0 4294967295") {
+        self.isInitial = isInitial
+        self.networkNamespaceOwner = networkNamespaceOwner
+        self.childOwnerUID = childOwnerUID
+        self.uidMap = uidMap
+    }
+}
+
+/// A file's capabilities (`security.capability`, as `cap_get_file` reads them).
+public struct FileCapabilities: Hashable, Sendable, Codable {
+    public var permitted: Set<Capability>
+    public var inheritable: Set<Capability>
+    /// The file's one effective bit: at exec the new permitted set becomes the effective set.
+    public var effective: Bool
+
+    public init(permitted: Set<Capability> = [], inheritable: Set<Capability> = [], effective: Bool = false) {
+        self.permitted = permitted
+        self.inheritable = inheritable
+        self.effective = effective
+    }
+
+    /// As getcap(8) writes it, e.g. `cap_net_bind_service=ep`.
+    public var text: String {
+        var groups: [String: [Capability]] = [:]
+        for c in permitted.union(inheritable) {
+            var flags = effective ? "e" : ""
+            if inheritable.contains(c) { flags += "i" }
+            if permitted.contains(c) { flags += "p" }
+            groups[flags, default: []].append(c)
+        }
+        return groups.sorted { $0.key < $1.key }
+            .map { flags, caps in caps.sorted().map { $0.name.lowercased() }.joined(separator: ",") + "=" + flags }
+            .joined(separator: " ")
+    }
+
+    enum CodingKeys: String, CodingKey { case permitted, inheritable, effective, text }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        permitted = Set(try c.decode([Capability].self, forKey: .permitted))
+        inheritable = Set(try c.decode([Capability].self, forKey: .inheritable))
+        effective = try c.decode(Bool.self, forKey: .effective)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(permitted.sorted(), forKey: .permitted)
+        try c.encode(inheritable.sorted(), forKey: .inheritable)
+        try c.encode(effective, forKey: .effective)
+        try c.encode(text, forKey: .text)
+    }
+}
+
+/// An executable the subject would run: what execve() looks at.
+public struct BinaryFacts: Hashable, Sendable, Codable {
+    public var path: String
+    /// nil when the file has no capabilities.
+    public var capabilities: FileCapabilities?
+    /// st_mode's permission bits, set-user-ID (0o4000) and set-group-ID (0o2000) included.
+    @OctalMode public var mode: UInt32
+    public var ownerUID: UInt32
+    public var ownerGID: UInt32
+    /// The file system is mounted nosuid: set-user-ID bits and file capabilities are ignored.
+    public var nosuidMount: Bool
+
+    public init(path: String, capabilities: FileCapabilities? = nil, mode: UInt32 = 0o755, ownerUID: UInt32 = 0,
+                ownerGID: UInt32 = 0, nosuidMount: Bool = false) {
+        self.path = path
+        self.capabilities = capabilities
+        self.mode = mode
+        self.ownerUID = ownerUID
+        self.ownerGID = ownerGID
+        self.nosuidMount = nosuidMount
+    }
+
+    public var isSetUID: Bool { mode & 0o4000 != 0 }
+    public var isSetGID: Bool { mode & 0o2000 != 0 }
+    public var isSetUIDRoot: Bool { isSetUID && ownerUID == 0 }
+}
+
+/// The commands this host offers for the fixes (`command -v`), and whether systemd runs it.
+public struct HostTools: Hashable, Sendable, Codable {
+    public var systemd: Bool
+    public var setcap: Bool
+    public var setpriv: Bool
+    public var nft: Bool
+    public var iptables: Bool
+
+    public init(systemd: Bool = true, setcap: Bool = true, setpriv: Bool = true, nft: Bool = true, iptables: Bool = false) {
+        self.systemd = systemd
+        self.setcap = setcap
+        self.setpriv = setpriv
+        self.nft = nft
+        self.iptables = iptables
+    }
+}
+
+/// Everything that decides whether a subject may bind a port below
+/// `net.ipv4.ip_unprivileged_port_start`.
+public struct PrivilegeFacts: Hashable, Sendable, Codable {
+    /// Who, for people: "this process", "user www-data".
+    public var subject: String
+    /// The user's name, when known (for the commands of the fixes).
+    public var userName: String?
+    public var uid: UInt32
+    public var euid: UInt32
+    public var gid: UInt32
+    public var egid: UInt32
+    @CapabilityMasks public var capabilities: CapabilitySets
+    public var noNewPrivileges: Bool
+    /// SECBIT_NOROOT: uid 0 gets no capabilities from execve().
+    public var secureNoRoot: Bool
+    /// `net.ipv4.ip_unprivileged_port_start` of the network namespace (IPv6 uses it too).
+    public var unprivilegedPortStart: Int
+    public var userNamespace: UserNamespaceFacts
+    /// The program the subject execs before it binds; nil: the subject binds itself.
+    public var binary: BinaryFacts?
+    public var tools: HostTools
+
+    public init(subject: String, userName: String? = nil, uid: UInt32, euid: UInt32? = nil, gid: UInt32 = 0, egid: UInt32? = nil,
+                capabilities: CapabilitySets, noNewPrivileges: Bool = false, secureNoRoot: Bool = false,
+                unprivilegedPortStart: Int = 1024, userNamespace: UserNamespaceFacts = UserNamespaceFacts(),
+                binary: BinaryFacts? = nil, tools: HostTools = HostTools()) {
+        self.subject = subject
+        self.userName = userName
+        self.uid = uid
+        self.euid = euid ?? uid
+        self.gid = gid
+        self.egid = egid ?? gid
+        self.capabilities = capabilities
+        self.noNewPrivileges = noNewPrivileges
+        self.secureNoRoot = secureNoRoot
+        self.unprivilegedPortStart = unprivilegedPortStart
+        self.userNamespace = userNamespace
+        self.binary = binary
+        self.tools = tools
+    }
+
+    /// Who, with the uid: "this process (uid 0, root)", "user nobody (uid 65534)".
+    public var who: String {
+        let name = userName.flatMap { subject.contains($0) ? nil : ", " + $0 } ?? ""
+        return "\(subject) (uid \(euid)\(name))"
+    }
+
+    /// What a fresh process of `uid` holds (a login, or a service without capability settings):
+    /// uid 0 everything in the bounding set, any other uid nothing.
+    public static func freshProcess(uid: UInt32, bounding: Set<Capability>) -> CapabilitySets {
+        uid == 0 ? CapabilitySets(effective: bounding, permitted: bounding, bounding: bounding) : CapabilitySets(bounding: bounding)
+    }
+}
+
+/// Capability sets that encode as /proc/PID/status writes them (`"effective": "000001fffeffffff"`;
+/// `capsh --decode` names them), with CAP_NET_BIND_SERVICE spelled out per set.
+@propertyWrapper
+public struct CapabilityMasks: Hashable, Sendable, Codable {
+    public var wrappedValue: CapabilitySets
+
+    public init(wrappedValue: CapabilitySets) { self.wrappedValue = wrappedValue }
+
+    struct NetBindService: Codable {
+        var effective, permitted, inheritable, bounding, ambient: Bool
+    }
+
+    struct Coded: Codable {
+        var effective, permitted, inheritable, bounding, ambient: String
+        var netBindService: NetBindService?
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try Coded(from: decoder)
+        func set(_ text: String) throws -> Set<Capability> {
+            guard let m = UInt64(text, radix: 16) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a hexadecimal capability mask: \(text)"))
+            }
+            return Capability.set(fromMask: m)
+        }
+        wrappedValue = CapabilitySets(effective: try set(c.effective), permitted: try set(c.permitted), inheritable: try set(c.inheritable),
+                                      bounding: try set(c.bounding), ambient: try set(c.ambient))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        let s = wrappedValue
+        func hex(_ set: Set<Capability>) -> String {
+            let h = String(Capability.mask(of: set), radix: 16)
+            return String(repeating: "0", count: max(0, 16 - h.count)) + h
+        }
+        let nbs = NetBindService(
+            effective: s.effective.contains(.netBindService), permitted: s.permitted.contains(.netBindService),
+            inheritable: s.inheritable.contains(.netBindService), bounding: s.bounding.contains(.netBindService),
+            ambient: s.ambient.contains(.netBindService))
+        try Coded(effective: hex(s.effective), permitted: hex(s.permitted), inheritable: hex(s.inheritable), bounding: hex(s.bounding),
+                  ambient: hex(s.ambient), netBindService: nbs).encode(to: encoder)
+    }
+}
+
+/// A file mode that encodes as octal text, as ls and chmod write it (`"4755"`).
+@propertyWrapper
+public struct OctalMode: Hashable, Sendable, Codable {
+    public var wrappedValue: UInt32
+
+    public init(wrappedValue: UInt32) { self.wrappedValue = wrappedValue }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let m = UInt32(text, radix: 8), m <= 0o7777 else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an octal file mode: \(text)"))
+        }
+        wrappedValue = m
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        let octal = String(wrappedValue, radix: 8)
+        var c = encoder.singleValueContainer()
+        try c.encode(String(repeating: "0", count: max(0, 4 - octal.count)) + octal)
+    }
+}
+
+// MARK: - Answers
+
+/// What execve() of a binary leaves the process with.
+public struct ExecResult: Hashable, Sendable, Codable {
+    public var uid: UInt32
+    public var euid: UInt32
+    @CapabilityMasks public var capabilities: CapabilitySets
+    /// Set when execve() itself fails: EPERM for a file whose forced capabilities cannot all be
+    /// granted, EACCES for a file without an execute bit.
+    public var errno: String?
+    /// What happened, in the kernel's order.
+    public var steps: [String]
+
+    public init(uid: UInt32, euid: UInt32, capabilities: CapabilitySets, errno: String?, steps: [String]) {
+        self.uid = uid
+        self.euid = euid
+        self.capabilities = capabilities
+        self.errno = errno
+        self.steps = steps
+    }
+}
+
+/// One way to change the verdict, checked by the model before it is offered.
+public struct PrivilegeFix: Hashable, Sendable, Codable {
+    /// What it does, what it costs, where it does not reach.
+    public var summary: String
+    /// The command for this host.
+    public var command: String
+}
+
+/// The answer: may the subject bind `port`, why, and how to change it.
+public struct PrivilegeVerdict: Hashable, Sendable, Codable {
+    public var port: Int
+    public var allowed: Bool
+    /// What fails when not allowed: EACCES from bind(), or EPERM/EACCES from execve() of the binary.
+    public var errno: String?
+    /// Whether the port needs CAP_NET_BIND_SERVICE at all (0 < port < ip_unprivileged_port_start).
+    public var requiresCapability: Bool
+    public var reasons: [String]
+    /// Empty when allowed.
+    public var fixes: [PrivilegeFix]
+    public var notes: [String]
+    /// The credentials that call bind(): the subject's own, or after exec of the binary.
+    public var bindUID: UInt32
+    public var bindEffective: [Capability]
+    public var exec: ExecResult?
+}
+
+// MARK: - The model
+
+public enum PrivilegeModel {
+    /// The notes every verdict carries: the order of the checks and whose credentials count.
+    public static let notes = [
+        "bind() checks the address before the port for IPv4 (__inet_bind): a non-local IPv4 address fails with EADDRNOTAVAIL before the privilege is looked at; for IPv6 (__inet6_bind) the privilege comes first, so a non-local IPv6 address on a privileged port fails with EACCES",
+        "the capability is checked on the thread that calls bind(), not on the one that created the socket",
+        "net.ipv4.ip_unprivileged_port_start is per network namespace and applies to IPv6 too; port 0 (the kernel picks) never needs privilege",
+    ]
+
+    /// The verdict for one port.
+    public static func verdict(_ facts: PrivilegeFacts, port: UInt16) -> PrivilegeVerdict {
+        let d = decide(facts, port: port)
+        var reasons = [portReason(facts, port: port, requires: d.requires)]
+        if d.requires || d.exec?.errno != nil { reasons += credentialReasons(facts, d) }
+        if let errno = d.exec?.errno {
+            reasons.append("the program never runs: execve() fails with \(errno)")
+        } else if d.allowed {
+            reasons.append("bind() to port \(port) passes the privilege check")
+        } else {
+            reasons.append("bind() to port \(port) fails with EACCES")
+        }
+        return PrivilegeVerdict(
+            port: Int(port), allowed: d.allowed, errno: d.allowed ? nil : (d.exec?.errno ?? "EACCES"), requiresCapability: d.requires,
+            reasons: reasons, fixes: d.allowed ? [] : fixes(facts, port: port), notes: notes,
+            bindUID: d.bindEUID, bindEffective: d.bindEffective.sorted(), exec: d.exec)
+    }
+
+    struct Decision {
+        var requires: Bool
+        var exec: ExecResult?
+        var bindEUID: UInt32
+        var bindEffective: Set<Capability>
+        /// Whether the capability the binder holds counts in the owner of the network namespace.
+        var capable: Bool
+        var allowed: Bool
+    }
+
+    /// `inet_port_requires_bind_service()` (include/net/ip.h) and
+    /// `ns_capable(net->user_ns, CAP_NET_BIND_SERVICE)` as `cap_capable()` walks it.
+    static func decide(_ facts: PrivilegeFacts, port: UInt16) -> Decision {
+        let requires = port != 0 && Int(port) < facts.unprivilegedPortStart
+        let afterExec = facts.binary.map { PrivilegeModel.exec($0, by: facts) }
+        let caps = afterExec?.capabilities ?? facts.capabilities
+        let euid = afterExec?.euid ?? facts.euid
+        let has = caps.effective.contains(.netBindService)
+        let capable: Bool
+        switch facts.userNamespace.networkNamespaceOwner {
+        case .own: capable = has
+        case .descendant: capable = has || facts.userNamespace.childOwnerUID == euid
+        case .outside: capable = false
+        }
+        let runs = afterExec?.errno == nil
+        return Decision(requires: requires, exec: afterExec, bindEUID: euid, bindEffective: caps.effective, capable: capable,
+                        allowed: runs && (!requires || capable))
+    }
+
+    /// What execve() of `binary` gives a process holding `facts`: `bprm_fill_uid()` (fs/exec.c),
+    /// then `cap_bprm_creds_from_file()` (security/commoncap.c), in the kernel's order. Not
+    /// modelled: a tracer, namespaced (v3) file capabilities, supplementary groups.
+    public static func exec(_ binary: BinaryFacts, by facts: PrivilegeFacts) -> ExecResult {
+        let old = facts.capabilities
+        var steps: [String] = []
+        func fail(_ errno: String, _ why: String) -> ExecResult {
+            ExecResult(uid: facts.uid, euid: facts.euid, capabilities: old, errno: errno, steps: steps + ["execve() fails with \(errno): \(why)"])
+        }
+        if binary.mode & 0o111 == 0 { return fail("EACCES", "the file has no execute bit") }
+        // bprm_fill_uid(): the set-user-ID and set-group-ID bits, unless nosuid or no_new_privs.
+        var euid = facts.euid, egid = facts.egid
+        if binary.isSetUID || binary.isSetGID {
+            if binary.nosuidMount || facts.noNewPrivileges {
+                steps.append("the set-user-ID/set-group-ID bit is ignored: \(binary.nosuidMount ? "the file system is mounted nosuid" : "no_new_privs is set")")
+            } else {
+                if binary.isSetUID {
+                    euid = binary.ownerUID
+                    steps.append("set-user-ID: the effective uid becomes the file's owner, \(euid)")
+                }
+                if binary.isSetGID { egid = binary.ownerGID }
+            }
+        }
+        // get_file_caps() and bprm_caps_from_vfs_caps(): pP' = (X & fP) | (pI & fI).
+        var permitted: Set<Capability> = []
+        var raiseEffective = false
+        var hasFileCaps = false
+        if let f = binary.capabilities {
+            if binary.nosuidMount {
+                steps.append("the file capabilities \(f.text) are ignored: the file system is mounted nosuid")
+            } else {
+                hasFileCaps = true
+                raiseEffective = f.effective
+                permitted = old.bounding.intersection(f.permitted).union(old.inheritable.intersection(f.inheritable))
+                steps.append("file capabilities \(f.text): permitted = (bounding ∩ file permitted) ∪ (inheritable ∩ file inheritable) = \(list(permitted))")
+                let missing = f.permitted.subtracting(permitted)
+                if f.effective && !missing.isEmpty {
+                    return fail("EPERM", "the file's effective bit demands \(list(missing)), which the bounding set lacks")
+                }
+            }
+        }
+        // handle_privileged_root(): uid 0 gets the bounding set, unless SECBIT_NOROOT.
+        let rootBySetUID = facts.uid != 0 && euid == 0
+        if facts.secureNoRoot {
+            if euid == 0 || facts.uid == 0 { steps.append("SECBIT_NOROOT: uid 0 gets nothing from exec") }
+        } else if hasFileCaps && rootBySetUID {
+            steps.append("set-user-ID root and file capabilities: the file capabilities alone decide")
+        } else {
+            if euid == 0 || facts.uid == 0 {
+                permitted = old.bounding.union(old.inheritable)
+                steps.append("uid 0 (\(euid == 0 ? "effective" : "real only")): permitted = bounding ∪ inheritable = \(list(permitted))")
+            }
+            if euid == 0 { raiseEffective = true }
+        }
+        // no_new_privs: "they get no more than they had, and maybe less".
+        let isSetID = euid != facts.uid || egid != facts.gid
+        if facts.noNewPrivileges && (isSetID || !permitted.isSubset(of: old.permitted)) {
+            euid = facts.uid
+            egid = facts.gid
+            let refused = permitted.subtracting(old.permitted)
+            permitted.formIntersection(old.permitted)
+            if !refused.isEmpty { steps.append("no_new_privs: nothing beyond the old permitted set, so not \(list(refused))") }
+        }
+        // File capabilities or a uid/gid change clear the ambient set; pP' |= pA'; pE' = fE ? pP' : pA'.
+        var ambient = old.ambient
+        if (hasFileCaps || isSetID) && !ambient.isEmpty {
+            ambient = []
+            steps.append("the ambient set is cleared: \(hasFileCaps ? "the file has capabilities" : "the uid or gid changes")")
+        }
+        permitted.formUnion(ambient)
+        let effective = raiseEffective ? permitted : ambient
+        steps.append("after execve(): permitted \(list(permitted)), effective \(list(effective))\(raiseEffective ? "" : " (the ambient set)")")
+        return ExecResult(
+            uid: facts.uid, euid: euid,
+            capabilities: CapabilitySets(effective: effective, permitted: permitted, inheritable: old.inheritable, bounding: old.bounding, ambient: ambient),
+            errno: nil, steps: steps)
+    }
+
+    // MARK: Reasons
+
+    static func portReason(_ facts: PrivilegeFacts, port: UInt16, requires: Bool) -> String {
+        let start = facts.unprivilegedPortStart
+        if port == 0 { return "port 0 asks the kernel to pick a free port: that never needs CAP_NET_BIND_SERVICE" }
+        if !requires { return "port \(port) is not below net.ipv4.ip_unprivileged_port_start (\(start)): any user may bind it" }
+        return "port \(port) is below net.ipv4.ip_unprivileged_port_start (\(start)) of this network namespace: bind() needs CAP_NET_BIND_SERVICE in the effective set, in the user namespace that owns the network namespace"
+    }
+
+    static func credentialReasons(_ facts: PrivilegeFacts, _ d: Decision) -> [String] {
+        var r: [String] = []
+        let c = facts.capabilities
+        let sets: [(String, Set<Capability>)] = [("effective", c.effective), ("permitted", c.permitted), ("inheritable", c.inheritable),
+                                                 ("bounding", c.bounding), ("ambient", c.ambient)]
+        let inSets = sets.filter { $0.1.contains(.netBindService) }.map(\.0)
+        let where_ = inSets.count <= 1 ? inSets.joined() : inSets.dropLast().joined(separator: ", ") + " and " + (inSets.last ?? "")
+        r.append("\(facts.who) holds CAP_NET_BIND_SERVICE in \(inSets.isEmpty ? "none of its sets" : "its \(where_) set\(inSets.count > 1 ? "s" : "")")")
+        if facts.noNewPrivileges { r.append("no_new_privs is set: execve() grants nothing new (file capabilities and set-user-ID are ignored; ambient capabilities survive)") }
+        if let b = facts.binary, let e = d.exec {
+            r.append("on execve(\(b.path)): " + e.steps.joined(separator: "; "))
+        }
+        let hasIt = d.bindEffective.contains(.netBindService)
+        let owner = facts.userNamespace
+        switch owner.networkNamespaceOwner {
+        case .own where owner.isInitial:
+            r.append("the network namespace belongs to the initial user namespace, the process's own: the effective set decides")
+        case .own:
+            r.append("the process runs in a user namespace (uid map \(owner.uidMap.split(separator: "\n").joined(separator: "; "))) that owns its network namespace, as a rootless container with its own network does: capabilities held in that user namespace count, so its root may bind low ports")
+        case .descendant:
+            r.append("the network namespace belongs to a user namespace below the process's: its effective set counts there, and so does being uid \(owner.childOwnerUID.map(String.init) ?? "?"), the owner of the user namespace on the way")
+        case .outside:
+            r.append("the network namespace belongs to a user namespace above the process's (as for a rootless container on the host's network): no capability held in the process's user namespace counts there, not even as its uid 0")
+        }
+        if d.exec?.errno == nil, d.requires, owner.networkNamespaceOwner != .outside {
+            if d.bindEUID == 0 && !hasIt {
+                r.append("uid 0 is not enough: the kernel checks the capability, and the effective set lacks CAP_NET_BIND_SERVICE (dropped by capsh --drop, a container's --cap-drop, or a bounding set without it)")
+            }
+            let permittedAfter = d.exec?.capabilities.permitted ?? c.permitted
+            if !hasIt && permittedAfter.contains(.netBindService) {
+                r.append("CAP_NET_BIND_SERVICE is permitted but not effective: the program could raise it itself before bind() (cap_set_proc), or the file's effective bit (+ep) would")
+            }
+        }
+        return r
+    }
+
+    // MARK: Fixes
+
+    /// The ways that would change a refusal, each checked against the model first.
+    static func fixes(_ facts: PrivilegeFacts, port: UInt16) -> [PrivilegeFix] {
+        let program = facts.binary?.path ?? "/path/to/program"
+        let user = facts.userName ?? String(facts.uid)
+        var candidates: [(PrivilegeFix, PrivilegeFacts, UInt16)] = []
+        let plain = BinaryFacts(path: program)
+
+        // setcap: the file's capabilities gain CAP_NET_BIND_SERVICE, effective.
+        var withFileCap = facts
+        var binary = facts.binary ?? plain
+        var fileCaps = binary.capabilities ?? FileCapabilities()
+        fileCaps.permitted.insert(.netBindService)
+        fileCaps.effective = true
+        binary.capabilities = fileCaps
+        withFileCap.binary = binary
+        candidates.append((PrivilegeFix(
+            summary: "give the program the capability in its file: every exec of it gets CAP_NET_BIND_SERVICE, whoever runs it (needs extended attributes, a file system not mounted nosuid; an upgrade that replaces the file drops it)",
+            command: "setcap '\(fileCaps.text.split(separator: "=", omittingEmptySubsequences: false).joined(separator: "=+"))' \(shellQuoted(program))"), withFileCap, port))
+
+        // Ambient: a service manager starts the program with CAP_NET_BIND_SERVICE ambient.
+        var withAmbient = facts
+        withAmbient.capabilities.inheritable.insert(.netBindService)
+        withAmbient.capabilities.permitted.insert(.netBindService)
+        withAmbient.capabilities.ambient.insert(.netBindService)
+        withAmbient.binary = facts.binary ?? plain
+        if facts.capabilities.bounding.contains(.netBindService) {
+            let unit = "AmbientCapabilities=CAP_NET_BIND_SERVICE"
+            let fix = facts.tools.systemd || !facts.tools.setpriv
+                ? PrivilegeFix(
+                    summary: "start it as a systemd service with \(unit) (and User=\(user)) in the unit's [Service] section: only that service gets the capability, it survives NoNewPrivileges=yes, but exec of a set-user-ID or file-capability program drops it",
+                    command: "systemd-run --uid=\(shellQuoted(user)) -p \(unit) \(shellQuoted(program))")
+                : PrivilegeFix(
+                    summary: "start it with CAP_NET_BIND_SERVICE as an ambient capability (systemd's \(unit) does the same): only that process and what it execs get it",
+                    command: "setpriv --reuid=\(shellQuoted(user)) --init-groups --inh-caps=+net_bind_service --ambient-caps=+net_bind_service \(shellQuoted(program))")
+            candidates.append((fix, withAmbient, port))
+        }
+
+        // The sysctl: make this port unprivileged for everyone in the network namespace.
+        var lowered = facts
+        lowered.unprivilegedPortStart = Int(port)
+        let owner = facts.userNamespace.networkNamespaceOwner == .outside ? " (the owner of the network namespace must write it: root of the host)" : ""
+        candidates.append((PrivilegeFix(
+            summary: "let every user of this network namespace bind ports from \(port) up, IPv4 and IPv6\(owner); keep it across reboots with a line in /etc/sysctl.d/, in a container with docker run --sysctl net.ipv4.ip_unprivileged_port_start=\(port)",
+            command: "sysctl -w net.ipv4.ip_unprivileged_port_start=\(port)"), lowered, port))
+
+        // A higher port, and the firewall redirects the low one to it.
+        let start = facts.unprivilegedPortStart
+        let higher = Int(port) + 8000 >= start && Int(port) + 8000 <= 65535 ? Int(port) + 8000 : min(max(start, 1024), 65535)
+        if let high = UInt16(exactly: higher) {
+            let command = facts.tools.nft || !facts.tools.iptables
+                ? "nft add table ip nat; nft 'add chain ip nat prerouting { type nat hook prerouting priority dstnat; }'; nft add rule ip nat prerouting tcp dport \(port) redirect to :\(high)"
+                : "iptables -t nat -A PREROUTING -p tcp --dport \(port) -j REDIRECT --to-ports \(high)"
+            candidates.append((PrivilegeFix(
+                summary: "listen on \(high), which needs no privilege, and redirect \(port) to it in the firewall (the same for udp; ip6 / ip6tables for IPv6; connections from this host itself pass the output hook, not prerouting)",
+                command: command), facts, high))
+        }
+
+        // A user namespace that owns its own network namespace.
+        if facts.userNamespace.networkNamespaceOwner == .outside {
+            var own = facts
+            own.userNamespace.networkNamespaceOwner = .own
+            own.capabilities = PrivilegeFacts.freshProcess(uid: 0, bounding: facts.capabilities.bounding)
+            own.euid = 0
+            own.uid = 0
+            candidates.append((PrivilegeFix(
+                summary: "give the user namespace its own network namespace (rootless podman and Docker do, forwarding host ports into it): its root may bind low ports there, though not on the host's addresses",
+                command: "unshare --user --map-root-user --net \(shellQuoted(program))"), own, port))
+        }
+        return candidates.filter { decide($0.1, port: $0.2).allowed }.map(\.0)
+    }
+
+    /// A set of capabilities for a sentence: "none", a few names, or "all but …".
+    static func list(_ set: Set<Capability>) -> String {
+        if set.isEmpty { return "none" }
+        let missing = Set(Capability.allCases).subtracting(set)
+        if missing.isEmpty { return "all" }
+        if set.count > 8 && missing.count <= 4 { return "all but " + missing.sorted().map(\.name).joined(separator: ", ") }
+        if set.count > 8 { return "\(set.count) capabilities" + (set.contains(.netBindService) ? " including CAP_NET_BIND_SERVICE" : " without CAP_NET_BIND_SERVICE") }
+        return set.sorted().map(\.name).joined(separator: ", ")
+    }
+
+    /// The word as a POSIX shell reads it: unchanged when plain, else in single quotes.
+    static func shellQuoted(_ word: String) -> String {
+        let plain = !word.isEmpty && word.unicodeScalars.allSatisfy {
+            ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || "/._-+=:,@%".unicodeScalars.contains($0)
+        }
+        return plain ? word : "'" + word.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import BindConformance
+
+struct Privileged: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Who may bind below net.ipv4.ip_unprivileged_port_start, why, and how to change it.",
+        discussion: """
+            Decides from the effective uid, CAP_NET_BIND_SERVICE in each capability set, the sysctl of this \
+            network namespace and the user namespace that owns it. With --binary, from what execve() of that \
+            file gives (file capabilities, set-user-ID root, ambient capabilities, no_new_privs); with --user, \
+            from what a fresh process of that user holds (uid 0: its bounding set; any other uid: nothing). \
+            --try binds the wildcard of each family (TCP and UDP) for real in a child process that takes those \
+            credentials (never more than this process holds), closes each socket at once, and shows the \
+            prediction beside the kernel's answer.
+
+            Exit status: 0 the bind would be allowed, 1 it would be refused, 64 bad input (a port, a user, an \
+            unreadable binary), 66 the binary does not exist, 70 --try: the kernel disagreed with the prediction, \
+            71 this host's facts could not be read, 77 --try needs privileges this process lacks.
+            """)
+
+    @Option(parsing: .unconditional, help: "The port, 0-65535.") var port = "80"
+    @Option(help: "A user name or uid: what a fresh process of that user holds.") var user: String?
+    @Option(help: "An executable: what the process holds after it execs it.") var binary: String?
+    @Flag(help: "Print one JSON object.") var json = false
+    @Flag(name: .customLong("try"), help: "Also bind for real in a child with those credentials.") var attempt = false
+
+    func run() throws {
+        var report: PrivilegeReport
+        do { report = try PrivilegeReport.make(port: port, user: user, binary: binary) } catch {
+            throw fail(error.description, code: error.exitCode)
+        }
+        if attempt {
+            do { try report.attempt() } catch {
+                if case .needsPrivilege = error { throw fail("--try \(error)", code: 77) }
+                throw fail("--try: \(error)", code: 71)
+            }
+        }
+        if json { try printJSON(report) } else { print(report.text) }
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+}
