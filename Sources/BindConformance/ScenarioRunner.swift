@@ -1,6 +1,7 @@
 import BindKit
 import BindRules
 import Foundation
+import Synchronization
 
 /// Which sides a run asks.
 public enum RunMode: Sendable, Equatable {
@@ -45,17 +46,23 @@ public struct StepRecord: Codable, Sendable, Equatable {
 /// Runs scenarios: the model predicts each step, the kernel answers in a fresh private network
 /// namespace with the fixture, and both go into one record per step.
 public enum ScenarioRunner {
+    /// Facts read back from a fixture namespace, per sysctl set (model-only runs).
+    static let factsCache = Mutex<[[SysctlSetting]: HostFacts]>([:])
+
     /// Runs one scenario. Throws `NamespaceError` when a kernel run cannot start.
     public static func run(_ scenario: Scenario, mode: RunMode) throws -> [StepRecord] {
         var kernel: [Outcome]?
         var facts: HostFacts?
-        if mode.usesKernel || mode == .model {
+        if mode == .model, let cached = factsCache.withLock({ $0[scenario.sysctls] }) {
+            facts = cached  // the model alone: the same sysctls read back once
+        } else if mode.usesKernel || mode == .model {
             do {
                 let result = try withPrivateNamespace(sysctls: scenario.sysctls.map { ($0.name, $0.value) }) { facts in
                     (facts, mode.usesKernel ? KernelRun.perform(scenario.steps) : [])
                 }
                 facts = result.0
                 if mode.usesKernel { kernel = result.1 }
+                if mode == .model { factsCache.withLock { $0[scenario.sysctls] = result.0 } }
             } catch let e as NamespaceError {
                 // A model-only run without privilege describes the fixture instead of reading it.
                 guard mode == .model, case .notPermitted = e else { throw e }
