@@ -74,12 +74,12 @@ func fastIPv4(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt32? {
 }
 
 /// What each byte is to the IPv6 fast path: a hex digit's value (0-15), 16 for ':',
-/// 17 for '%', 127 for anything else. A static string, so that the table is constant
+/// 17 for '%', 19 for '.', 127 for anything else. A static string, so that the table is constant
 /// data (no lazy initialization, no reference counting); every entry is one UTF-8 byte.
 private let hexClassTable: StaticString = """
 \u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\
 \u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\
-\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{11}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\
+\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{11}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{13}\u{7F}\
 \u{0}\u{1}\u{2}\u{3}\u{4}\u{5}\u{6}\u{7}\u{8}\u{9}\u{10}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\
 \u{7F}\u{A}\u{B}\u{C}\u{D}\u{E}\u{F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\
 \u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\
@@ -100,11 +100,13 @@ private enum HexClass {
     @inline(__always) static var colon: UInt8 { 16 }
     @inline(__always) static var percent: UInt8 { 17 }
     @inline(__always) static var end: UInt8 { 18 }
+    @inline(__always) static var dot: UInt8 { 19 }
 }
 
 /// The address part of an IPv6 address (inet_pton6) in the `count` bytes at `p`, up to
 /// the end or a '%', as its 128 bits and the offset where it ends; or nil when the fast
-/// path cannot tell (an embedded IPv4 address, or anything wrong).
+/// path cannot tell (anything wrong). An embedded IPv4 address in the last 32 bits
+/// (`::ffff:1.2.3.4`) is read by `fastIPv4`, as inet_pton6 hands it to inet_pton4.
 @inline(__always)
 func fastIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end: Int)? {
     guard count >= 2, hexClassTable.utf8CodeUnitCount == 256 else { return nil }
@@ -174,8 +176,21 @@ func fastIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end: I
             groups &+= 1
             continue
         }
+        if next == HexClass.dot {
+            // An embedded IPv4 address from the start of this group to the end or a
+            // '%': it takes two groups, and at most 6 may come before it.
+            let start = i &- length
+            guard length > 0, groups <= 6 else { return nil }
+            var end = i &+ 1
+            while end < count && p[end] != ASCII.percent { end &+= 1 }
+            guard let v4 = fastIPv4(p + start, end &- start) else { return nil }
+            bits = bits << 32 | UInt128(v4)
+            groups &+= 2
+            i = end
+            break
+        }
         // The end of the address (the input's, or a zone's '%'), or a refusal:
-        // a fifth digit, a '.', anything else.
+        // a fifth digit, anything else.
         guard next == HexClass.end || next == HexClass.percent else { return nil }
         if length > 0 {
             bits = bits << 16 | UInt128(value)

@@ -11,22 +11,24 @@ public struct AddressParseError: Error, Sendable, Equatable, CustomStringConvert
     /// The text that was parsed, in full.
     public let input: String
     let kind: Kind
-    let anchor: Anchor
+    /// The `Character` position given to a ``Kind/custom`` error (nil otherwise; the
+    /// parsers' kinds carry byte offsets, turned into a position only when asked for).
+    let customPosition: Int?
+    /// The problem text of a ``Kind/custom`` error (empty otherwise): kept out of `Kind`
+    /// so that `Kind`, and a parser's `ParseFailure`, are plain values.
+    let customProblem: String
 
     /// Where the problem sits, as a 0-based offset in `Character`s of ``input``;
     /// `nil` when no single place is to blame (`empty input`, `too few groups`).
     ///
     /// For ASCII input this is the byte offset (a "\r\n" pair is one `Character`).
     public var position: Int? {
-        switch anchor {
-        case .none: nil
-        case .character(let offset): offset
-        case .byte(let offset): Self.characterOffset(in: input, ofByte: offset)
-        }
+        if kind == .custom { return customPosition }
+        return kind.anchor.map { Self.characterOffset(in: input, ofByte: $0) }
     }
 
     /// What is wrong, without the input: `octet 4 is 256 (above 255)`.
-    public var problem: String { kind.message(in: input) }
+    public var problem: String { kind == .custom ? customProblem : kind.message(in: input) }
 
     /// The problem and the input: `octet 4 is 256 (above 255) in "10.0.0.256"` (just the
     /// problem when the input is empty). A long input is cut after 80 characters.
@@ -42,25 +44,25 @@ public struct AddressParseError: Error, Sendable, Equatable, CustomStringConvert
     ///   - problem: What is wrong, phrased like the parsers' own problems.
     public init(input: String, position: Int?, problem: String) {
         self.input = input
-        self.kind = .custom(problem)
-        self.anchor = position.map { .character($0) } ?? .none
+        self.kind = .custom
+        self.customPosition = position
+        self.customProblem = problem
     }
 
+    /// The error for a parser's failure: nothing is computed until it is read.
+    @usableFromInline
     init(input: String, failure: ParseFailure) {
         self.input = input
         self.kind = failure.kind
-        self.anchor = failure.kind.anchor.map { .byte($0) } ?? .none
-    }
-
-    enum Anchor: Hashable, Sendable {
-        case none
-        case byte(Int)
-        case character(Int)
+        self.customPosition = nil
+        self.customProblem = ""
     }
 }
 
-/// A parse failure inside the module: a kind with byte offsets into the input, no
-/// allocation. The public entry points turn it into an ``AddressParseError``.
+/// A parse failure inside the module: a kind with byte offsets into the input, a plain
+/// value (no allocation, no reference counting). The public entry points turn it into an
+/// ``AddressParseError``.
+@usableFromInline
 struct ParseFailure: Error, Hashable, Sendable {
     let kind: AddressParseError.Kind
     init(_ kind: AddressParseError.Kind) { self.kind = kind }
@@ -72,7 +74,8 @@ extension AddressParseError {
     enum Kind: Hashable, Sendable {
         case empty
         case unexpectedCharacter(at: Int)
-        case custom(String)
+        /// Made outside the parsers: the text is ``AddressParseError/customProblem``.
+        case custom
 
         // IPv4, strict (inet_pton)
         case octetTooLarge(octet: Int, start: Int, end: Int)
@@ -158,8 +161,8 @@ extension AddressParseError {
                 return "empty input"
             case .unexpectedCharacter(let byte):
                 return "unexpected character \(char(byte)) \(at(byte))"
-            case .custom(let problem):
-                return problem
+            case .custom:
+                return ""  // AddressParseError.problem reads customProblem instead
 
             case .octetTooLarge(let octet, let start, let end):
                 return "octet \(octet) is \(text(start, end)) (above 255)"

@@ -61,11 +61,18 @@ func withUTF8Bytes<R>(_ string: String, _ body: (UnsafeBufferPointer<UInt8>) -> 
 func parseSlowly<T>(
     _ string: String, _ parse: (UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> T
 ) throws(AddressParseError) -> T {
-    let result = withUTF8Bytes(string) { p in Result { () throws(ParseFailure) in try parse(p) } }
-    switch result {
-    case .success(let value): return value
-    case .failure(let failure): throw AddressParseError(input: string, failure: failure)
+    // The failure leaves the closure as a plain value: no `Result`, one `throw`.
+    var failure = ParseFailure(.empty)
+    let value = withUTF8Bytes(string) { p -> T? in
+        do throws(ParseFailure) {
+            return try parse(p)
+        } catch {
+            failure = error
+            return nil
+        }
     }
+    guard let value else { throw AddressParseError(input: string, failure: failure) }
+    return value
 }
 
 /// The end of the run of bytes from `start` that satisfy `isPart`.
