@@ -32,12 +32,22 @@ public enum ReuseOptions: String, Codable, CaseIterable, Sendable, Hashable {
     case reuseport = "SO_REUSEPORT"
     case both = "SO_REUSEADDR+SO_REUSEPORT"
 
-    var settings: [SocketOptionSetting] {
-        switch self {
+    /// Built once: the matrix asks them for every cell.
+    private static let settingsOf: [[SocketOptionSetting]] = allCases.map { o in
+        switch o {
         case .none: []
         case .reuseaddr: [.reuseaddr(true)]
         case .reuseport: [.reuseport(true)]
         case .both: [.reuseaddr(true), .reuseport(true)]
+        }
+    }
+
+    var settings: [SocketOptionSetting] {
+        switch self {
+        case .none: Self.settingsOf[0]
+        case .reuseaddr: Self.settingsOf[1]
+        case .reuseport: Self.settingsOf[2]
+        case .both: Self.settingsOf[3]
         }
     }
 }
@@ -83,10 +93,13 @@ public enum BindCredentials: String, Codable, CaseIterable, Sendable, Hashable {
     case rootWithoutBindService = "root without CAP_NET_BIND_SERVICE"
     case unprivileged = "uid 1000"
 
+    /// Built once (a set of capabilities is costly to make for every cell).
+    private static let withoutBindService: [SocketOptionSetting] = [.caps(Set(Capability.allCases).subtracting([.netBindService]))]
+
     var settings: [SocketOptionSetting] {
         switch self {
         case .root: []
-        case .rootWithoutBindService: [.caps(Set(Capability.allCases).subtracting([.netBindService]))]
+        case .rootWithoutBindService: Self.withoutBindService
         case .unprivileged: [.uid(1000)]
         }
     }
@@ -319,6 +332,7 @@ public enum Matrix {
     static func steps(_ cell: MatrixCell, port: UInt16) -> (setup: [Step], leaveTimeWait: Bool, second: [Step]) {
         func socket(_ id: String, _ c: SocketConfig, _ transport: Transport, extra: [SocketOptionSetting]) -> Step {
             var options = extra
+            options.reserveCapacity(extra.count + 4)
             options += c.options.settings
             if let v = c.kind.v6onlySetting { options.append(v) }
             if c.freebind { options.append(.freebind(true)) }
@@ -329,7 +343,10 @@ public enum Matrix {
             return Step(id: id, action: .bind(AddressSpec(ip: ip, port: .number(p), text: c.address)))
         }
         let p = cell.port ?? port
-        var setup = [socket("a", cell.first, cell.transport, extra: cell.credentials?.settings ?? []), bind("a", cell.first, p)]
+        var setup: [Step] = []
+        setup.reserveCapacity(3)
+        setup.append(socket("a", cell.first, cell.transport, extra: cell.credentials?.settings ?? []))
+        setup.append(bind("a", cell.first, p))
         if cell.state == .listening || cell.state == .timeWait { setup.append(Step(id: "a", action: .listen(backlog: 128))) }
         guard let second = cell.second else { return (setup, false, []) }
         let owner: [SocketOptionSetting] = cell.sameOwner == false ? [.uid(1000)] : []
