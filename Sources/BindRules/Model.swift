@@ -186,7 +186,7 @@ public struct BindModel: Sendable {
 
     /// One socket option, as `sock_setsockopt` / `do_ip_setsockopt` / `do_ipv6_setsockopt` decide.
     func setOption(_ option: SocketOptionSetting, on sk: inout ModelSocket) -> Answer {
-        let ok: Answer = (.ok, reason(rule: "setsockopt", kernel: "sock_setsockopt", text: "\(option.key) set"))
+        var ok: Answer { (.ok, reason(rule: "setsockopt", kernel: "sock_setsockopt", text: "\(option.key) set")) }
         switch option {
         case .uid(let u):
             sk.uid = u

@@ -33,8 +33,25 @@ public struct BoundAddress: Hashable, Sendable {
     /// address, 0 for `::`, and 127.0.0.6 (LOOPBACK4_IPV6, never matched) for other IPv6 addresses.
     public var v4: UInt32
     /// `sk_v6_rcv_saddr` (without zone); nil for an inet socket.
-    public var v6: IPv6Address?
+    public var v6: IPv6Address? {
+        get { hasV6 ? IPv6Address(high: v6High, low: v6Low) : nil }
+        set {
+            hasV6 = newValue != nil
+            v6High = newValue?.high ?? 0
+            v6Low = newValue?.low ?? 0
+        }
+    }
     public var port: UInt16
+    // `v6` as plain bits (it never has a zone): a bound address copies without reference counting.
+    private var v6High: UInt64 = 0
+    private var v6Low: UInt64 = 0
+    private var hasV6 = false
+
+    init(v4: UInt32, v6: IPv6Address?, port: UInt16) {
+        self.v4 = v4
+        self.port = port
+        self.v6 = v6
+    }
 
     /// The address as a person writes it.
     public var text: String {
