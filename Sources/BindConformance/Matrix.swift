@@ -32,12 +32,22 @@ public enum ReuseOptions: String, Codable, CaseIterable, Sendable, Hashable {
     case reuseport = "SO_REUSEPORT"
     case both = "SO_REUSEADDR+SO_REUSEPORT"
 
-    var settings: [SocketOptionSetting] {
-        switch self {
+    /// Built once: the matrix asks them for every cell.
+    private static let settingsOf: [[SocketOptionSetting]] = allCases.map { o in
+        switch o {
         case .none: []
         case .reuseaddr: [.reuseaddr(true)]
         case .reuseport: [.reuseport(true)]
         case .both: [.reuseaddr(true), .reuseport(true)]
+        }
+    }
+
+    var settings: [SocketOptionSetting] {
+        switch self {
+        case .none: Self.settingsOf[0]
+        case .reuseaddr: Self.settingsOf[1]
+        case .reuseport: Self.settingsOf[2]
+        case .both: Self.settingsOf[3]
         }
     }
 }
@@ -83,10 +93,13 @@ public enum BindCredentials: String, Codable, CaseIterable, Sendable, Hashable {
     case rootWithoutBindService = "root without CAP_NET_BIND_SERVICE"
     case unprivileged = "uid 1000"
 
+    /// Built once (a set of capabilities is costly to make for every cell).
+    private static let withoutBindService: [SocketOptionSetting] = [.caps(Set(Capability.allCases).subtracting([.netBindService]))]
+
     var settings: [SocketOptionSetting] {
         switch self {
         case .root: []
-        case .rootWithoutBindService: [.caps(Set(Capability.allCases).subtracting([.netBindService]))]
+        case .rootWithoutBindService: Self.withoutBindService
         case .unprivileged: [.uid(1000)]
         }
     }
@@ -317,23 +330,94 @@ public enum Matrix {
 
     /// The steps of a cell at `port`: the first socket's setup, and the second socket's (if any).
     static func steps(_ cell: MatrixCell, port: UInt16) -> (setup: [Step], leaveTimeWait: Bool, second: [Step]) {
-        func socket(_ id: String, _ c: SocketConfig, _ transport: Transport, extra: [SocketOptionSetting]) -> Step {
-            var options = extra
-            options += c.options.settings
-            if let v = c.kind.v6onlySetting { options.append(v) }
-            if c.freebind { options.append(.freebind(true)) }
-            return Step(id: id, action: .socket(family: c.kind.family, transport: transport, options: options))
-        }
         func bind(_ id: String, _ c: SocketConfig, _ p: UInt16) -> Step {
             let ip = parsed[c.address] ?? (try? IPAddress(parsing: c.address)) ?? .v4(.any)
             return Step(id: id, action: .bind(AddressSpec(ip: ip, port: .number(p), text: c.address)))
         }
         let p = cell.port ?? port
-        var setup = [socket("a", cell.first, cell.transport, extra: cell.credentials?.settings ?? []), bind("a", cell.first, p)]
+        let credentials: Extra = switch cell.credentials {
+        case nil, .root?: .none
+        case .rootWithoutBindService?: .withoutBindService
+        case .unprivileged?: .uid1000
+        }
+        var setup: [Step] = []
+        setup.reserveCapacity(3)
+        setup.append(socketStep(second: false, cell.first, cell.transport, credentials))
+        setup.append(bind("a", cell.first, p))
         if cell.state == .listening || cell.state == .timeWait { setup.append(Step(id: "a", action: .listen(backlog: 128))) }
         guard let second = cell.second else { return (setup, false, []) }
-        let owner: [SocketOptionSetting] = cell.sameOwner == false ? [.uid(1000)] : []
         let t2 = cell.secondTransport ?? cell.transport
-        return (setup, cell.state == .timeWait, [socket("b", second, t2, extra: owner), bind("b", second, p)])
+        let owner: Extra = cell.sameOwner == false ? .uid1000 : .none
+        return (setup, cell.state == .timeWait, [socketStep(second: true, second, t2, owner), bind("b", second, p)])
+    }
+
+    /// The options a cell adds before a socket's own: none, another uid, or root's capabilities
+    /// without CAP_NET_BIND_SERVICE.
+    enum Extra: Int, CaseIterable {
+        case none, uid1000, withoutBindService
+
+        var settings: [SocketOptionSetting] {
+            switch self {
+            case .none: []
+            case .uid1000: [.uid(1000)]
+            case .withoutBindService: BindCredentials.rootWithoutBindService.settings
+            }
+        }
+    }
+
+    /// The `socket` step of socket "a" or "b" with configuration `c` (its address aside).
+    static func makeSocketStep(_ id: String, _ c: SocketConfig, _ transport: Transport, extra: [SocketOptionSetting]) -> Step {
+        var options = extra
+        options += c.options.settings
+        if let v = c.kind.v6onlySetting { options.append(v) }
+        if c.freebind { options.append(.freebind(true)) }
+        return Step(id: id, action: .socket(family: c.kind.family, transport: transport, options: options))
+    }
+
+    /// Every `socket` step the matrix makes, built once (a cell copies two of them rather than
+    /// building their option arrays), at `socketStepIndex`.
+    private static let socketSteps: [Step] = {
+        var steps = [Step](repeating: Step(id: nil, action: .close), count: 2 * 4 * 4 * 2 * 2 * 3)
+        for second in [false, true] {
+            for kind in SocketKind.allCases {
+                for options in ReuseOptions.allCases {
+                    for freebind in [false, true] {
+                        for transport in [Transport.tcp, .udp] {
+                            for extra in Extra.allCases {
+                                let c = SocketConfig(kind: kind, address: "", options: options, freebind: freebind)
+                                steps[socketStepIndex(second: second, c, transport, extra)] =
+                                    makeSocketStep(second ? "b" : "a", c, transport, extra: extra.settings)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return steps
+    }()
+
+    private static func socketStepIndex(second: Bool, _ c: SocketConfig, _ transport: Transport, _ extra: Extra) -> Int {
+        let kind = switch c.kind {
+        case .inet: 0
+        case .inet6Dual: 1
+        case .inet6Only: 2
+        case .inet6Default: 3
+        }
+        let options = switch c.options {
+        case .none: 0
+        case .reuseaddr: 1
+        case .reuseport: 2
+        case .both: 3
+        }
+        var i = second ? 1 : 0
+        i = i * 4 + kind
+        i = i * 4 + options
+        i = i * 2 + (c.freebind ? 1 : 0)
+        i = i * 2 + (transport == .tcp ? 0 : 1)
+        return i * 3 + extra.rawValue
+    }
+
+    private static func socketStep(second: Bool, _ c: SocketConfig, _ transport: Transport, _ extra: Extra) -> Step {
+        socketSteps[socketStepIndex(second: second, c, transport, extra)]
     }
 }

@@ -11,7 +11,7 @@ public enum MatrixBench {
     public static func oneWorker(_ cells: [MatrixCell]) throws -> (swift: Double, c: Double) {
         let plain = cells.filter { $0.sysctls.isEmpty }
         let swift = try withPrivateNamespace { facts in
-            let model = BindModel(host: ModelHost(facts: facts))
+            let model = BindModel(host: ModelHost(facts: facts), explains: false)
             let executor = KernelExecutor()
             let start = ContinuousClock.now
             for (i, cell) in plain.enumerated() {
@@ -83,7 +83,7 @@ extension MatrixBench {
     /// Seconds the model alone takes over `cells` (for profiling the worker's overhead).
     public static func modelOnly(_ cells: [MatrixCell]) throws -> Double {
         let host = try Fixture.describedHost(sysctls: [])
-        let model = BindModel(host: host)
+        let model = BindModel(host: host, explains: false)
         let start = ContinuousClock.now
         for (i, cell) in cells.enumerated() {
             _ = CellRun.modelOutcome(cell, Matrix.steps(cell, port: MatrixRunner.firstPort &+ UInt16(i % 16000)), model: model, explain: false)

@@ -70,7 +70,7 @@ public enum MatrixRunner {
                 do {
                     try withPrivateNamespace(sysctls: chunk.sysctls.map { ($0.name, $0.value) }) { nsFacts in
                         counters.facts.withLock { if $0[chunk.sysctls] == nil { $0[chunk.sysctls] = nsFacts } }
-                        let model = BindModel(host: ModelHost(facts: nsFacts))
+                        let model = BindModel(host: ModelHost(facts: nsFacts), explains: false)
                         let executor = KernelExecutor()
                         for (n, i) in chunk.indexes.enumerated() {
                             let port = firstPort &+ UInt16(n)
@@ -171,19 +171,18 @@ enum CellRun {
     static func modelOutcome(
         _ cell: MatrixCell, _ steps: (setup: [Step], leaveTimeWait: Bool, second: [Step]), model: BindModel, explain: Bool
     ) -> (CellOutcome, String?) {
+        // Without `explain`, the reasons keep their rule names only (outcomes are the same).
+        let model = model.explains == explain ? model : model.explaining(explain)
         var table = SocketTable()
-        func run() -> (CellOutcome, String?) {
-            outcome(cell, setup: steps.setup, leaveTW: steps.leaveTimeWait, second: steps.second, perform: { step, _ in
-                let p = model.predict(step, in: table)
-                table = p.table
-                return (p.outcome, p.reason)
-            }, leaveTimeWait: {
-                let p = model.leaveTimeWait("a", in: table)
-                table = p.table
-                return (p.outcome, p.reason)
-            })
-        }
-        return explain ? run() : BindModel.withoutReasons { (run().0, nil) }
+        let result = outcome(cell, setup: steps.setup, leaveTW: steps.leaveTimeWait, second: steps.second, perform: { step, _ in
+            let p = model.apply(step, to: &table)
+            return (p.outcome, p.reason)
+        }, leaveTimeWait: {
+            let p = model.leaveTimeWait("a", in: table)
+            table = p.table
+            return (p.outcome, p.reason)
+        })
+        return explain ? result : (result.0, nil)
     }
 
     /// Runs a cell's steps through one side and folds the results.

@@ -30,13 +30,15 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
         return s
     }
 
-    /// The words are built only when someone will read them (see `BindModel.withoutReasons`).
-    init(rule: String, kernel: String, text: @autoclosure () -> String, holder: Holder? = nil, fix: @autoclosure () -> String? = nil) {
+    /// The words are built only when someone will read them (see `BindModel.explains`).
+    init(
+        rule: String, kernel: String, text: @autoclosure () -> String, holder: @autoclosure () -> Holder? = nil,
+        fix: @autoclosure () -> String? = nil, quiet: Bool
+    ) {
         self.rule = rule
         self.kernel = kernel
-        let quiet = BindModel.quiet
         self.text = quiet ? "" : text()
-        self.holder = quiet ? nil : holder
+        self.holder = quiet ? nil : holder()
         self.fix = quiet ? nil : fix()
     }
 }
@@ -54,38 +56,67 @@ public struct Prediction: Sendable {
 /// clock or randomness: port 0 picks deterministically in the kernel's scan order.
 public struct BindModel: Sendable {
     public var host: ModelHost
+    /// Whether reasons carry their words (text, holder, fix). Without, outcomes and tables are the
+    /// same and each reason keeps its rule and kernel function: the matrix asks the words only for
+    /// the steps it records.
+    public var explains = true
 
     @TaskLocal static var quiet = false
 
     /// Runs `body` with reasons reduced to their rule names: outcomes are the same, the words are
-    /// skipped (the matrix asks the words only for the steps it records).
+    /// skipped. A model made with `explaining(false)` does the same without the task-local lookup.
     public static func withoutReasons<T>(_ body: () throws -> T) rethrows -> T {
         try $quiet.withValue(true) { try body() }
     }
 
-    static let allCapabilities = Set(Capability.allCases)
+    /// Every capability, as a mask: what a socket created by uid 0 holds.
+    static let allCapabilitiesMask = Capability.mask(of: Set(Capability.allCases))
 
-    public init(host: ModelHost) { self.host = host }
+    public init(host: ModelHost, explains: Bool = true) {
+        self.host = host
+        self.explains = explains
+    }
+
+    /// This model, with reasons in words or reduced to their rule names.
+    public func explaining(_ explains: Bool) -> BindModel {
+        var m = self
+        m.explains = explains
+        return m
+    }
+
+    /// This model as the caller's context asks: inside `withoutReasons`, without words.
+    private var resolved: BindModel? { explains && Self.quiet ? explaining(false) : nil }
+
+    private var quiet: Bool { !explains }
 
     /// Predicts one step.
     public func predict(_ step: Step, in table: SocketTable) -> Prediction {
+        if let m = resolved { return m.predict(step, in: table) }
         var t = table
-        let (outcome, reason) = apply(step, to: &t)
+        let (outcome, reason) = perform(step, on: &t)
         return Prediction(outcome: outcome, reason: reason, table: outcome == .ok ? t : keepFailureState(step, t, table))
+    }
+
+    /// Predicts one step and leaves the table after it in `table`: the same outcome, reason and
+    /// table as `predict`, without copying the table.
+    public func apply(_ step: Step, to table: inout SocketTable) -> (outcome: Outcome, reason: Reason) {
+        if let m = resolved { return m.apply(step, to: &table) }
+        return perform(step, on: &table)
     }
 
     /// Runs whole scenario steps, returning each prediction (the table threads through).
     public func run(_ steps: [Step], from table: SocketTable = SocketTable()) -> [Prediction] {
+        if let m = resolved { return m.run(steps, from: table) }
         var t = table
         return steps.map { step in
-            let p = predict(step, in: t)
-            t = p.table
-            return p
+            let (outcome, reason) = perform(step, on: &t)
+            return Prediction(outcome: outcome, reason: reason, table: t)
         }
     }
 
     /// A failed step normally leaves the table as it was; a few failures still change the socket
     /// (the kernel keeps them): a scoped bind's device, and options set before a failing one.
+    /// (`perform` changes the table on no other failure, so `apply` and `run` need not restore it.)
     private func keepFailureState(_ step: Step, _ after: SocketTable, _ before: SocketTable) -> SocketTable {
         switch step.action {
         case .bind, .socket: return after
@@ -95,47 +126,48 @@ public struct BindModel: Sendable {
 
     typealias Answer = (Outcome, Reason)
 
-    func apply(_ step: Step, to t: inout SocketTable) -> Answer {
+    /// One step on `t`. A failing `setsockopt`, `listen`, `close` or `timewait` leaves `t` as it was.
+    func perform(_ step: Step, on t: inout SocketTable) -> Answer {
         switch step.action {
         case .socket(let family, let transport, let options):
             return createSocket(id: step.id ?? "", family: family, transport: transport, options: options, in: &t)
         case .setsockopt(let option):
-            guard let id = step.id, var sk = t.sockets[id] else { return unknownSocket(step.id) }
+            guard let id = step.id, var sk = t.open[id] else { return unknownSocket(step.id) }
             let answer = setOption(option, on: &sk)
-            t.sockets[id] = sk
+            if answer.0 == .ok { t.open[id] = sk }
             return answer
         case .bind(let spec):
-            guard let id = step.id, let sk = t.sockets[id] else { return unknownSocket(step.id) }
+            guard let id = step.id, let sk = t.open[id] else { return unknownSocket(step.id) }
             return bind(sk, to: spec, in: &t)
         case .listen:
-            guard let id = step.id, let sk = t.sockets[id] else { return unknownSocket(step.id) }
+            guard let id = step.id, let sk = t.open[id] else { return unknownSocket(step.id) }
             return listen(sk, in: &t)
         case .close:
-            guard let id = step.id, t.sockets[id] != nil else { return unknownSocket(step.id) }
+            guard let id = step.id, t.open[id] != nil else { return unknownSocket(step.id) }
             close(id, in: &t)
-            return (.ok, Reason(rule: "close", kernel: "inet_release", text: "closed; its port is free again unless others hold it"))
+            return (.ok, reason(rule: "close", kernel: "inet_release", text: "closed; its port is free again unless others hold it"))
         case .timewait(let spec, let reuseaddr):
             return timeWait(id: step.id, at: spec, reuseaddr: reuseaddr, in: &t)
         }
     }
 
     private func unknownSocket(_ id: String?) -> Answer {
-        (.errno("EBADF"), Reason(rule: "no-socket", kernel: "sockfd_lookup", text: "no open socket \(id ?? "?") at this step"))
+        (.errno("EBADF"), reason(rule: "no-socket", kernel: "sockfd_lookup", text: "no open socket \(id ?? "?") at this step"))
     }
 
     // MARK: - socket() and options
 
     func createSocket(id: String, family: AddressFamily, transport: Transport, options: [SocketOptionSetting], in t: inout SocketTable) -> Answer {
         var uid: UInt32 = 0
-        var caps: Set<Capability>?
+        var caps: UInt64?
         for o in options {
             if case .uid(let u) = o { uid = u }
-            if case .caps(let c) = o { caps = c }
+            if case .caps(let c) = o { caps = Capability.mask(of: c) }
         }
-        var sk = ModelSocket(id: id, family: family, transport: transport, uid: uid, caps: caps ?? (uid == 0 ? Self.allCapabilities : []))
+        var sk = ModelSocket(id: id, family: family, transport: transport, uid: uid, capMask: caps ?? (uid == 0 ? Self.allCapabilitiesMask : 0))
         // inet6_create(): sk->sk_ipv6only = net.ipv6.bindv6only.
         sk.v6only = family == .inet6 && host.sysctls.bindv6only
-        var answer: Answer = (.ok, Reason(rule: "socket", kernel: "inet_create", text: "created \(sk.summary)"))
+        var answer: Answer = (.ok, reason(rule: "socket", kernel: "inet_create", text: "created \(sk.summary)"))
         for o in options {
             switch o {
             case .uid, .caps: continue
@@ -148,20 +180,20 @@ public struct BindModel: Sendable {
             }
             if answer.0 != .ok { break }
         }
-        t.sockets[id] = sk
+        t.open[id] = sk
         return answer
     }
 
     /// One socket option, as `sock_setsockopt` / `do_ip_setsockopt` / `do_ipv6_setsockopt` decide.
     func setOption(_ option: SocketOptionSetting, on sk: inout ModelSocket) -> Answer {
-        let ok: Answer = (.ok, Reason(rule: "setsockopt", kernel: "sock_setsockopt", text: "\(option.key) set"))
+        var ok: Answer { (.ok, reason(rule: "setsockopt", kernel: "sock_setsockopt", text: "\(option.key) set")) }
         switch option {
         case .uid(let u):
             sk.uid = u
-            return (.ok, Reason(rule: "credentials", kernel: "setresuid", text: "later steps run as uid \(u); SO_REUSEPORT still compares the creator's uid \(sk.ownerUID)"))
+            return (.ok, reason(rule: "credentials", kernel: "setresuid", text: "later steps run as uid \(u); SO_REUSEPORT still compares the creator's uid \(sk.ownerUID)"))
         case .caps(let c):
             sk.caps = c
-            return (.ok, Reason(rule: "credentials", kernel: "capset", text: "later steps hold \(c.isEmpty ? "no capabilities" : c.sorted().map(\.name).joined(separator: ", "))"))
+            return (.ok, reason(rule: "credentials", kernel: "capset", text: "later steps hold \(c.isEmpty ? "no capabilities" : c.sorted().map(\.name).joined(separator: ", "))"))
         case .reuseaddr(let v):
             sk.reuseAddress = v
             return ok
@@ -171,10 +203,10 @@ public struct BindModel: Sendable {
         case .v6only(let v):
             // do_ipv6_setsockopt(IPV6_V6ONLY): an inet socket has no IPv6 level; a bound one is fixed.
             if sk.family == .inet {
-                return (.errno("ENOPROTOOPT"), Reason(rule: "option-level", kernel: "ip_setsockopt", text: "IPV6_V6ONLY exists only on inet6 sockets"))
+                return (.errno("ENOPROTOOPT"), reason(rule: "option-level", kernel: "ip_setsockopt", text: "IPV6_V6ONLY exists only on inet6 sockets"))
             }
             if sk.bound != nil {
-                return (.errno("EINVAL"), Reason(rule: "v6only-after-bind", kernel: "do_ipv6_setsockopt", text: "IPV6_V6ONLY cannot change once the socket has a port", fix: "set it before bind()"))
+                return (.errno("EINVAL"), reason(rule: "v6only-after-bind", kernel: "do_ipv6_setsockopt", text: "IPV6_V6ONLY cannot change once the socket has a port", fix: "set it before bind()"))
             }
             sk.v6only = v
             return ok
@@ -183,24 +215,24 @@ public struct BindModel: Sendable {
             return ok
         case .transparent(let v):
             if v && !sk.holds(.netRaw) && !sk.holds(.netAdmin) {
-                return (.errno("EPERM"), Reason(rule: "transparent-needs-capability", kernel: "do_ip_setsockopt", text: "IP_TRANSPARENT needs CAP_NET_RAW or CAP_NET_ADMIN", fix: "use IP_FREEBIND, which needs no capability, to bind a non-local address"))
+                return (.errno("EPERM"), reason(rule: "transparent-needs-capability", kernel: "do_ip_setsockopt", text: "IP_TRANSPARENT needs CAP_NET_RAW or CAP_NET_ADMIN", fix: "use IP_FREEBIND, which needs no capability, to bind a non-local address"))
             }
             sk.transparent = v
             return ok
         case .device(let name):
             // sock_setbindtodevice(): the name first, then the right to change an existing binding.
             guard let iface = host.interface(named: name) else {
-                return (.errno("ENODEV"), Reason(rule: "no-such-device", kernel: "sock_setbindtodevice", text: "no interface named \(name) (this host has \(host.interfaces.map(\.name).joined(separator: ", ")))"))
+                return (.errno("ENODEV"), reason(rule: "no-such-device", kernel: "sock_setbindtodevice", text: "no interface named \(name) (this host has \(host.interfaces.map(\.name).joined(separator: ", ")))"))
             }
             if sk.device != 0 && !sk.holds(.netRaw) {
-                return (.errno("EPERM"), Reason(rule: "rebind-device-needs-capability", kernel: "sock_bindtoindex_locked", text: "changing SO_BINDTODEVICE once set needs CAP_NET_RAW"))
+                return (.errno("EPERM"), reason(rule: "rebind-device-needs-capability", kernel: "sock_bindtoindex_locked", text: "changing SO_BINDTODEVICE once set needs CAP_NET_RAW"))
             }
             sk.device = iface.index
             return ok
         case .localPortRange(let low, let high):
             // do_ip_setsockopt(IP_LOCAL_PORT_RANGE)
             if low != 0 && high != 0 && low > high {
-                return (.errno("EINVAL"), Reason(rule: "port-range-order", kernel: "do_ip_setsockopt", text: "IP_LOCAL_PORT_RANGE low \(low) is above high \(high)"))
+                return (.errno("EINVAL"), reason(rule: "port-range-order", kernel: "do_ip_setsockopt", text: "IP_LOCAL_PORT_RANGE low \(low) is above high \(high)"))
             }
             sk.localPortRange = UInt32(low) | UInt32(high) << 16
             return ok
@@ -212,21 +244,21 @@ public struct BindModel: Sendable {
     func resolvePort(_ p: PortSpec, in t: SocketTable) -> UInt16? {
         switch p {
         case .number(let n): return n
-        case .reference(let id): return t.ports[id]
+        case .reference(let id): return t.portOf[id]
         }
     }
 
     func bind(_ sk: ModelSocket, to spec: AddressSpec, in t: inout SocketTable) -> Answer {
         guard let port = resolvePort(spec.port, in: t) else {
-            return (.errno("EINVAL"), Reason(rule: "unresolved-port", kernel: "(scenario)", text: "\(spec.port) names a socket that never got a port"))
+            return (.errno("EINVAL"), reason(rule: "unresolved-port", kernel: "(scenario)", text: "\(spec.port) names a socket that never got a port"))
         }
         switch (sk.family, spec.ip) {
         case (.inet, .v6):
             // __inet_bind(): a sockaddr_in6 is long enough, but not AF_INET.
-            return (.errno("EAFNOSUPPORT"), Reason(rule: "family", kernel: "__inet_bind", text: "an inet socket was given an IPv6 address", fix: "create the socket as inet6, or bind an IPv4 address"))
+            return (.errno("EAFNOSUPPORT"), reason(rule: "family", kernel: "__inet_bind", text: "an inet socket was given an IPv6 address", fix: "create the socket as inet6, or bind an IPv4 address"))
         case (.inet6, .v4):
             // inet6_bind(): a sockaddr_in (16 bytes) is shorter than SIN6_LEN_RFC2133 (24).
-            return (.errno("EINVAL"), Reason(rule: "address-length", kernel: "inet6_bind", text: "an inet6 socket was given an IPv4 sockaddr, shorter than a sockaddr_in6", fix: "use the v4-mapped form [::ffff:a.b.c.d]"))
+            return (.errno("EINVAL"), reason(rule: "address-length", kernel: "inet6_bind", text: "an inet6 socket was given an IPv4 sockaddr, shorter than a sockaddr_in6", fix: "use the v4-mapped form [::ffff:a.b.c.d]"))
         case (.inet, .v4(let a)):
             return bindV4(sk, a, port: port, in: &t)
         case (.inet6, .v6(let a)):
@@ -235,7 +267,7 @@ public struct BindModel: Sendable {
             case .index(let i)?: scope = i
             case .name(let n)?:
                 guard let iface = host.interface(named: n) else {
-                    return (.errno("ENODEV"), Reason(rule: "no-such-device", kernel: "if_nametoindex", text: "zone %\(n) names no interface, so no scope id can be passed"))
+                    return (.errno("ENODEV"), reason(rule: "no-such-device", kernel: "if_nametoindex", text: "zone %\(n) names no interface, so no scope id can be passed"))
                 }
                 scope = iface.index
             case nil: break
@@ -258,7 +290,7 @@ public struct BindModel: Sendable {
     /// locality, then the port.
     func bindV6(_ sk: ModelSocket, _ a: IPv6Address, scope: UInt32, port: UInt16, in t: inout SocketTable) -> Answer {
         if a.isMulticast && sk.transport == .tcp {
-            return (.errno("EINVAL"), Reason(rule: "tcp-multicast", kernel: "__inet6_bind", text: "a TCP socket cannot bind an IPv6 multicast address", fix: "use UDP to receive multicast"))
+            return (.errno("EINVAL"), reason(rule: "tcp-multicast", kernel: "__inet6_bind", text: "a TCP socket cannot bind an IPv6 multicast address", fix: "use UDP to receive multicast"))
         }
         if let refusal = privilegedPort(sk, port, kernel: "__inet6_bind") { return refusal }
         if let refusal = alreadyBound(sk) { return refusal }
@@ -266,7 +298,7 @@ public struct BindModel: Sendable {
         let v4: UInt32
         if let mapped = a.v4Mapped {
             if sk.v6only {
-                return (.errno("EINVAL"), Reason(rule: "v4mapped-on-v6only", kernel: "__inet6_bind", text: "[\(a)] is an IPv4 address in IPv6 form, and the socket is IPV6_V6ONLY", fix: "clear IPV6_V6ONLY before bind, or use an inet socket"))
+                return (.errno("EINVAL"), reason(rule: "v4mapped-on-v6only", kernel: "__inet6_bind", text: "[\(a)] is an IPv4 address in IPv6 form, and the socket is IPV6_V6ONLY", fix: "clear IPV6_V6ONLY before bind, or use an inet socket"))
             }
             if sk.device != 0 && host.interface(index: sk.device) == nil {
                 return noDevice(sk.device)
@@ -280,10 +312,10 @@ public struct BindModel: Sendable {
                 // The scope id replaces SO_BINDTODEVICE, and stays even when the bind fails.
                 if scope != 0 {
                     candidate.device = scope
-                    t.sockets[sk.id]?.device = scope
+                    t.open[sk.id]?.device = scope
                 }
                 if candidate.device == 0 {
-                    return (.errno("EINVAL"), Reason(rule: "link-local-needs-scope", kernel: "__inet6_bind", text: "[\(a)] is \(a.isMulticast ? "a link- or interface-local multicast group" : "link-local"): it needs a scope (%interface) or SO_BINDTODEVICE", fix: "write it as [\(a)%IFNAME]:PORT"))
+                    return (.errno("EINVAL"), reason(rule: "link-local-needs-scope", kernel: "__inet6_bind", text: "[\(a)] is \(a.isMulticast ? "a link- or interface-local multicast group" : "link-local"): it needs a scope (%interface) or SO_BINDTODEVICE", fix: "write it as [\(a)%IFNAME]:PORT"))
                 }
             }
             if candidate.device != 0 && host.interface(index: candidate.device) == nil {
@@ -310,7 +342,7 @@ public struct BindModel: Sendable {
     }
 
     private func noDevice(_ index: UInt32) -> Answer {
-        (.errno("ENODEV"), Reason(rule: "no-such-device", kernel: "dev_get_by_index", text: "the socket's device or scope #\(index) is no interface of this host"))
+        (.errno("ENODEV"), reason(rule: "no-such-device", kernel: "dev_get_by_index", text: "the socket's device or scope #\(index) is no interface of this host"))
     }
 
     /// `inet_addr_valid_or_nonlocal()`.
@@ -320,6 +352,7 @@ public struct BindModel: Sendable {
     }
 
     private func notLocal(_ ip: IPAddress, sk: ModelSocket, kernel: String, nonlocalKnob: String) -> Answer {
+        if quiet { return (.errno("EADDRNOTAVAIL"), Reason(rule: "address-not-local", kernel: kernel, text: "", quiet: true)) }
         let family: AddressFamily = { if case .v4 = ip { return .inet }; return .inet6 }()
         let mine = host.localAddresses(family: family)
         let instead = family == .inet
@@ -330,7 +363,7 @@ public struct BindModel: Sendable {
             text += " on device #\(sk.device)"
         }
         text += " (it has \(mine.isEmpty ? "none" : mine.joined(separator: ", ")))"
-        return (.errno("EADDRNOTAVAIL"), Reason(rule: "address-not-local", kernel: kernel, text: text,
+        return (.errno("EADDRNOTAVAIL"), reason(rule: "address-not-local", kernel: kernel, text: text,
                                                 fix: "\(instead); IP_FREEBIND or \(nonlocalKnob)=1 would allow it"))
     }
 
@@ -338,7 +371,7 @@ public struct BindModel: Sendable {
     func privilegedPort(_ sk: ModelSocket, _ port: UInt16, kernel: String) -> Answer? {
         let start = host.sysctls.unprivilegedPortStart
         guard port != 0, Int(port) < start, !sk.holds(.netBindService) else { return nil }
-        return (.errno("EACCES"), Reason(
+        return (.errno("EACCES"), reason(
             rule: "privileged-port", kernel: kernel,
             text: "port \(port) is below net.ipv4.ip_unprivileged_port_start (\(start)) and uid \(sk.uid) lacks CAP_NET_BIND_SERVICE",
             fix: "use a port ≥ \(start), grant CAP_NET_BIND_SERVICE (setcap 'cap_net_bind_service=+ep' or systemd AmbientCapabilities=CAP_NET_BIND_SERVICE), or lower net.ipv4.ip_unprivileged_port_start"))
@@ -347,7 +380,7 @@ public struct BindModel: Sendable {
     /// `sk->sk_state != TCP_CLOSE || inet->inet_num`: a socket gets one address.
     func alreadyBound(_ sk: ModelSocket) -> Answer? {
         guard let b = sk.bound else { return nil }
-        return (.errno("EINVAL"), Reason(rule: "already-bound", kernel: "__inet_bind", text: "socket \(sk.id) is already bound to \(b.text)", fix: "a socket binds once: close it and bind a new one"))
+        return (.errno("EINVAL"), reason(rule: "already-bound", kernel: "__inet_bind", text: "socket \(sk.id) is already bound to \(b.text)", fix: "a socket binds once: close it and bind a new one"))
     }
 
     // MARK: - The port
@@ -355,25 +388,25 @@ public struct BindModel: Sendable {
     /// `inet_csk_get_port()` / `udp_lib_get_port()`: the port for a candidate whose address is in
     /// `bound` (port 0 picks one).
     func getPort(_ candidate: ModelSocket, in t: inout SocketTable) -> Answer {
-        guard let b = candidate.bound else { return (.ok, Reason(rule: "bind", kernel: "", text: "")) }
+        guard let b = candidate.bound else { return (.ok, reason(rule: "bind", kernel: "", text: "")) }
         var sk = candidate
         if b.port == 0 {
             guard let port = pickPort(sk, in: t) else {
                 let (lo, hi) = localPortRange(sk)
-                return (.errno("EADDRINUSE"), Reason(
+                return (.errno("EADDRINUSE"), reason(
                     rule: "ephemeral-exhausted", kernel: sk.transport == .tcp ? "inet_csk_find_open_port" : "udp_lib_get_port",
                     text: "no port in the ephemeral range \(lo)–\(hi) is free for \(addressText(sk))",
                     fix: "widen net.ipv4.ip_local_port_range (or IP_LOCAL_PORT_RANGE), close sockets, or set net.ipv4.ip_autobind_reuse=1 with SO_REUSEADDR"))
             }
             sk.bound?.port = port
             join(&sk, in: &t)
-            return (.ok, Reason(rule: "bind", kernel: sk.transport == .tcp ? "inet_csk_get_port" : "udp_lib_get_port", text: "bound to \(sk.bound?.text ?? "") (port chosen from \(localPortRange(sk).0)–\(localPortRange(sk).1))"))
+            return (.ok, reason(rule: "bind", kernel: sk.transport == .tcp ? "inet_csk_get_port" : "udp_lib_get_port", text: "bound to \(sk.bound?.text ?? "") (port chosen from \(localPortRange(sk).0)–\(localPortRange(sk).1))"))
         }
         if let holder = explicitPortConflict(sk, in: t) {
             return (.errno("EADDRINUSE"), conflictReason(sk, holder, listen: false))
         }
         join(&sk, in: &t)
-        return (.ok, Reason(rule: "bind", kernel: sk.transport == .tcp ? "inet_csk_get_port" : "udp_lib_get_port", text: "bound to \(b.text)\(sharing(sk, t))"))
+        return (.ok, reason(rule: "bind", kernel: sk.transport == .tcp ? "inet_csk_get_port" : "udp_lib_get_port", text: "bound to \(b.text)\(sharing(sk, t))"))
     }
 
     private func addressText(_ sk: ModelSocket) -> String {
@@ -400,7 +433,7 @@ public struct BindModel: Sendable {
             return udpConflict(sk, chain: holders)
         case .tcp:
             // The fast path: a SO_REUSEPORT socket matching the bucket's record skips the scan.
-            let bucketHasOwners = !holders.isEmpty || t.sockets[sk.id]?.bound != nil
+            let bucketHasOwners = !holders.isEmpty || t.open[sk.id]?.bound != nil
             if bucketHasOwners, let bucket = t.buckets[port], bucket.reusePortMatch(sk) { return nil }
             return tcpConflict(sk, holders: holders, relax: true, reuseportOK: true)
         }
@@ -409,7 +442,7 @@ public struct BindModel: Sendable {
     /// Adds `sk` (bound) to the table and to its port's bucket.
     func join(_ sk: inout ModelSocket, in t: inout SocketTable) {
         guard let port = sk.bound?.port else { return }
-        if t.sockets[sk.id]?.bound == nil {
+        if t.open[sk.id]?.bound == nil {
             sk.joined = t.nextJoin()
             sk.chainTail = sk.transport == .udp && sk.family == .inet6 && sk.reusePort
         }
@@ -419,8 +452,8 @@ public struct BindModel: Sendable {
             bucket.update(joining: sk)
             t.buckets[port] = bucket
         }
-        t.sockets[sk.id] = sk
-        t.ports[sk.id] = port
+        t.open[sk.id] = sk
+        t.portOf[sk.id] = port
     }
 
     /// `inet_sk_get_local_port_range()`: the sysctl range, each end narrowed by IP_LOCAL_PORT_RANGE
@@ -439,12 +472,11 @@ public struct BindModel: Sendable {
     /// random offset; the model at offset 1). Among usable ports, one nobody holds is preferred,
     /// as a random pick in a large range nearly always is.
     func pickPort(_ sk: ModelSocket, in t: SocketTable) -> UInt16? {
-        let busy = t.busyPorts(transport: sk.transport)
         var firstUsable: UInt16?
         var chosen: UInt16?
         let visit: (Int) -> Bool = { p in
             guard let port = UInt16(exactly: p), port != 0 else { return false }
-            if !busy.contains(port) {
+            if !t.isBusy(port, transport: sk.transport) {
                 chosen = port
                 return true
             }
@@ -519,10 +551,10 @@ public struct BindModel: Sendable {
     /// socket now in LISTEN.
     func listen(_ sk: ModelSocket, in t: inout SocketTable) -> Answer {
         if sk.transport == .udp {
-            return (.errno("EOPNOTSUPP"), Reason(rule: "listen-udp", kernel: "sock_no_listen", text: "UDP sockets do not listen", fix: "receive with recvfrom() on the bound socket"))
+            return (.errno("EOPNOTSUPP"), reason(rule: "listen-udp", kernel: "sock_no_listen", text: "UDP sockets do not listen", fix: "receive with recvfrom() on the bound socket"))
         }
         if sk.state == .listening {
-            return (.ok, Reason(rule: "listen", kernel: "__inet_listen_sk", text: "already listening: the backlog is updated"))
+            return (.ok, reason(rule: "listen", kernel: "__inet_listen_sk", text: "already listening: the backlog is updated"))
         }
         var l = sk
         l.state = .listening
@@ -530,23 +562,23 @@ public struct BindModel: Sendable {
             // Autobind to the wildcard of the socket's family.
             l.bound = BoundAddress(v4: 0, v6: sk.family == .inet6 ? .any : nil, port: 0)
             guard let port = pickPort(l, in: t) else {
-                return (.errno("EADDRINUSE"), Reason(rule: "ephemeral-exhausted", kernel: "inet_csk_find_open_port", text: "listen() on an unbound socket picks a port, and none in \(localPortRange(l).0)–\(localPortRange(l).1) is free"))
+                return (.errno("EADDRINUSE"), reason(rule: "ephemeral-exhausted", kernel: "inet_csk_find_open_port", text: "listen() on an unbound socket picks a port, and none in \(localPortRange(l).0)–\(localPortRange(l).1) is free"))
             }
             l.bound?.port = port
             join(&l, in: &t)
-            return (.ok, Reason(rule: "listen", kernel: "inet_csk_listen_start", text: "listening on \(l.bound?.text ?? "") (picked, as the socket was not bound)"))
+            return (.ok, reason(rule: "listen", kernel: "inet_csk_listen_start", text: "listening on \(l.bound?.text ?? "") (picked, as the socket was not bound)"))
         }
         if let holder = explicitPortConflict(l, in: t) {
             return (.errno("EADDRINUSE"), conflictReason(l, holder, listen: true))
         }
         join(&l, in: &t)
-        return (.ok, Reason(rule: "listen", kernel: "inet_csk_listen_start", text: "listening on \(b.text)"))
+        return (.ok, reason(rule: "listen", kernel: "inet_csk_listen_start", text: "listening on \(b.text)"))
     }
 
     // MARK: - close and TIME_WAIT
 
     func close(_ id: String, in t: inout SocketTable) {
-        guard let sk = t.sockets.removeValue(forKey: id) else { return }
+        guard let sk = t.open.removeValue(forKey: id) else { return }
         if let port = sk.bound?.port { dropBucketIfEmpty(port, sk.transport, in: &t) }
     }
 
@@ -559,37 +591,38 @@ public struct BindModel: Sendable {
     func timeWait(id: String?, at spec: AddressSpec, reuseaddr: Bool, in t: inout SocketTable) -> Answer {
         let name = id ?? "timewait#\(t.joinCounter + 1)"
         let family: AddressFamily = { if case .v4 = spec.ip { return .inet }; return .inet6 }()
-        var listener = ModelSocket(id: "\(name) (listener)", family: family, transport: .tcp, uid: 0, caps: Self.allCapabilities)
+        var listener = ModelSocket(id: "\(name) (listener)", family: family, transport: .tcp, uid: 0, capMask: Self.allCapabilitiesMask)
         listener.v6only = family == .inet6 && host.sysctls.bindv6only
         listener.reuseAddress = reuseaddr
         var scratch = t
-        scratch.sockets[listener.id] = listener
+        scratch.open[listener.id] = listener
         let bound = bind(listener, to: spec, in: &scratch)
-        guard bound.0 == .ok, let l = scratch.sockets[listener.id] else {
-            return (bound.0, Reason(rule: bound.1.rule, kernel: bound.1.kernel, text: "the TIME_WAIT listener cannot bind: " + bound.1.text, holder: bound.1.holder, fix: bound.1.fix))
+        guard bound.0 == .ok, let l = scratch.open[listener.id] else {
+            return (bound.0, reason(rule: bound.1.rule, kernel: bound.1.kernel, text: "the TIME_WAIT listener cannot bind: " + bound.1.text, holder: bound.1.holder, fix: bound.1.fix))
         }
         let listened = listen(l, in: &scratch)
-        guard listened.0 == .ok, let entry = scratch.sockets[listener.id], let b = entry.bound else {
-            return (listened.0, Reason(rule: listened.1.rule, kernel: listened.1.kernel, text: "the TIME_WAIT listener cannot listen: " + listened.1.text, holder: listened.1.holder))
+        guard listened.0 == .ok, let entry = scratch.open[listener.id], let b = entry.bound else {
+            return (listened.0, reason(rule: listened.1.rule, kernel: listened.1.kernel, text: "the TIME_WAIT listener cannot listen: " + listened.1.text, holder: listened.1.holder))
         }
-        scratch.sockets[listener.id] = nil
+        scratch.open[listener.id] = nil
         let local = addTimeWait(from: entry, name: name, in: &scratch)
-        scratch.ports[name] = b.port
+        scratch.portOf[name] = b.port
         dropBucketIfEmpty(b.port, .tcp, in: &scratch)
         t = scratch
-        return (.ok, Reason(rule: "time-wait", kernel: "tcp_time_wait", text: "a TIME_WAIT entry holds \(local.text)\(reuseaddr ? " (SO_REUSEADDR)" : "") for 60 s"))
+        return (.ok, reason(rule: "time-wait", kernel: "tcp_time_wait", text: "a TIME_WAIT entry holds \(local.text)\(reuseaddr ? " (SO_REUSEADDR)" : "") for 60 s"))
     }
 
     /// A listening socket accepts one loopback connection whose accepted side closes first: the
     /// TIME_WAIT entry it leaves carries the listener's options, on the connection's local address
     /// (the bound address, or the loopback for a wildcard). The listener stays open.
     public func leaveTimeWait(_ id: String, in table: SocketTable) -> Prediction {
+        if let m = resolved { return m.leaveTimeWait(id, in: table) }
         var t = table
-        guard let sk = t.sockets[id], sk.state == .listening, sk.transport == .tcp else {
-            return Prediction(outcome: .errno("EINVAL"), reason: Reason(rule: "time-wait", kernel: "tcp_time_wait", text: "only a listening TCP socket can leave a TIME_WAIT entry"), table: table)
+        guard let sk = t.open[id], sk.state == .listening, sk.transport == .tcp else {
+            return Prediction(outcome: .errno("EINVAL"), reason: reason(rule: "time-wait", kernel: "tcp_time_wait", text: "only a listening TCP socket can leave a TIME_WAIT entry"), table: table)
         }
         let local = addTimeWait(from: sk, name: id, in: &t)
-        return Prediction(outcome: .ok, reason: Reason(rule: "time-wait", kernel: "tcp_time_wait", text: "a TIME_WAIT entry holds \(local.text)"), table: t)
+        return Prediction(outcome: .ok, reason: reason(rule: "time-wait", kernel: "tcp_time_wait", text: "a TIME_WAIT entry holds \(local.text)"), table: t)
     }
 
     @discardableResult
@@ -616,7 +649,18 @@ public struct BindModel: Sendable {
 
     // MARK: - Reasons
 
+    /// A reason, in words unless this model is quiet.
+    func reason(
+        rule: String, kernel: String, text: @autoclosure () -> String, holder: @autoclosure () -> Holder? = nil,
+        fix: @autoclosure () -> String? = nil
+    ) -> Reason {
+        Reason(rule: rule, kernel: kernel, text: text(), holder: holder(), fix: fix(), quiet: quiet)
+    }
+
     func conflictReason(_ sk: ModelSocket, _ holder: ModelSocket, listen: Bool) -> Reason {
+        let rule = listen ? "listen-conflict" : (holder.state == .timeWait ? "time-wait" : "conflict")
+        let kernel = sk.transport == .tcp ? "inet_csk_bind_conflict" : "udp_lib_lport_inuse"
+        if quiet { return Reason(rule: rule, kernel: kernel, text: "", quiet: true) }
         let mine = sk.bound?.text ?? "?"
         var why: [String] = []
         if holder.state == .timeWait {
@@ -639,9 +683,9 @@ public struct BindModel: Sendable {
         }
         let overlap = overlapWords(sk, holder)
         let what = listen ? "listen() on \(mine) re-checks the port:" : "\(mine)"
-        return Reason(
-            rule: listen ? "listen-conflict" : (holder.state == .timeWait ? "time-wait" : "conflict"),
-            kernel: sk.transport == .tcp ? "inet_csk_bind_conflict" : "udp_lib_lport_inuse",
+        return reason(
+            rule: rule,
+            kernel: kernel,
             text: "\(what) \(overlap) socket \(holder.id) (\(holder.summary)); \(why.joined(separator: "; "))",
             holder: Holder(holder),
             fix: holder.state == .timeWait

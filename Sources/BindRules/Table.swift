@@ -33,8 +33,25 @@ public struct BoundAddress: Hashable, Sendable {
     /// address, 0 for `::`, and 127.0.0.6 (LOOPBACK4_IPV6, never matched) for other IPv6 addresses.
     public var v4: UInt32
     /// `sk_v6_rcv_saddr` (without zone); nil for an inet socket.
-    public var v6: IPv6Address?
+    public var v6: IPv6Address? {
+        get { hasV6 ? IPv6Address(high: v6High, low: v6Low) : nil }
+        set {
+            hasV6 = newValue != nil
+            v6High = newValue?.high ?? 0
+            v6Low = newValue?.low ?? 0
+        }
+    }
     public var port: UInt16
+    // `v6` as plain bits (it never has a zone): a bound address copies without reference counting.
+    private var v6High: UInt64 = 0
+    private var v6Low: UInt64 = 0
+    private var hasV6 = false
+
+    init(v4: UInt32, v6: IPv6Address?, port: UInt16) {
+        self.v4 = v4
+        self.port = port
+        self.v6 = v6
+    }
 
     /// The address as a person writes it.
     public var text: String {
@@ -68,6 +85,10 @@ public struct ModelSocket: Hashable, Sendable {
         set { capMask = Capability.mask(of: newValue) }
     }
     func holds(_ c: Capability) -> Bool { capMask & (1 << UInt64(c.rawValue)) != 0 }
+    /// Whether the socket holds `port` of `transport`.
+    @inline(__always) func holds(_ port: UInt16, _ transport: Transport) -> Bool {
+        self.transport == transport && bound?.port == port
+    }
     public var reuseAddress = false
     public var reusePort = false
     /// `sk_ipv6only`: copied from net.ipv6.bindv6only at creation; set by binding a real IPv6 address.
@@ -86,12 +107,16 @@ public struct ModelSocket: Hashable, Sendable {
     var chainTail = false
 
     public init(id: String, family: AddressFamily, transport: Transport, uid: UInt32, caps: Set<Capability>) {
+        self.init(id: id, family: family, transport: transport, uid: uid, capMask: Capability.mask(of: caps))
+    }
+
+    init(id: String, family: AddressFamily, transport: Transport, uid: UInt32, capMask: UInt64) {
         self.id = id
         self.family = family
         self.transport = transport
         self.ownerUID = uid
         self.uid = uid
-        self.capMask = Capability.mask(of: caps)
+        self.capMask = capMask
     }
 
     /// What the socket is, for reasons: `inet6, dual-stack, SO_REUSEADDR, listening`.
@@ -112,41 +137,126 @@ public struct ModelSocket: Hashable, Sendable {
 }
 
 /// The sockets the model knows, the TIME_WAIT entries, and the TCP bind buckets' fast-path state.
+/// A table holds a handful of sockets: small arrays searched in order are cheaper to look up,
+/// copy and compare than dictionaries (no hashing, one buffer each).
 public struct SocketTable: Hashable, Sendable {
     /// Open sockets by id.
-    public var sockets: [String: ModelSocket] = [:]
+    var open = SmallMap<String, ModelSocket>()
     /// TIME_WAIT entries left by `timewait` steps (they hold their port until they expire).
     public var timeWait: [ModelSocket] = []
     /// The port each id was last bound to (kept after close, for `$id`).
-    public var ports: [String: UInt16] = [:]
+    var portOf = SmallMap<String, UInt16>()
     /// `struct inet_bind_bucket` fast-path state per TCP port.
-    var buckets: [UInt16: BindBucket] = [:]
+    var buckets = SmallMap<UInt16, BindBucket>()
     var joinCounter = 0
 
     public init() {}
 
+    /// Open sockets by id.
+    public var sockets: [String: ModelSocket] {
+        get { open.dictionary }
+        set { open = SmallMap(newValue) }
+    }
+
+    /// The port each id was last bound to (kept after close, for `$id`).
+    public var ports: [String: UInt16] {
+        get { portOf.dictionary }
+        set { portOf = SmallMap(newValue) }
+    }
+
+    public static func == (a: SocketTable, b: SocketTable) -> Bool {
+        a.open == b.open && a.timeWait == b.timeWait && a.portOf == b.portOf && a.buckets == b.buckets && a.joinCounter == b.joinCounter
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(open.dictionary)
+        hasher.combine(timeWait)
+        hasher.combine(portOf.dictionary)
+        hasher.combine(buckets.dictionary)
+        hasher.combine(joinCounter)
+    }
+
     /// Every socket holding a port of `transport`: open bound sockets and TIME_WAIT entries,
     /// newest first as the kernel walks its lists.
     func holders(port: UInt16, transport: Transport, excluding id: String? = nil) -> [ModelSocket] {
-        var all = sockets.values.filter { $0.transport == transport && $0.bound?.port == port && $0.id != id }
-        if transport == .tcp { all += timeWait.filter { $0.bound?.port == port } }
+        var all: [ModelSocket] = []
+        for i in open.entries.indices where open.entries[i].value.holds(port, transport) && open.entries[i].value.id != id {
+            all.append(open.entries[i].value)
+        }
+        if transport == .tcp { for i in timeWait.indices where timeWait[i].holds(port, .tcp) { all.append(timeWait[i]) } }
+        if all.count < 2 { return all }
         return all.sorted { a, b in
             if a.chainTail != b.chainTail { return !a.chainTail }
             return a.chainTail ? a.joined < b.joined : a.joined > b.joined
         }
     }
 
-    /// Every port some socket of `transport` holds.
-    func busyPorts(transport: Transport) -> Set<UInt16> {
-        var ports = Set(sockets.values.compactMap { $0.transport == transport ? $0.bound?.port : nil })
-        if transport == .tcp { ports.formUnion(timeWait.compactMap { $0.bound?.port }) }
-        return ports
+    /// Whether some socket of `transport` holds `port`.
+    func isBusy(_ port: UInt16, transport: Transport) -> Bool {
+        for i in open.entries.indices where open.entries[i].value.holds(port, transport) { return true }
+        if transport == .tcp { for i in timeWait.indices where timeWait[i].holds(port, .tcp) { return true } }
+        return false
     }
 
     mutating func nextJoin() -> Int {
         joinCounter += 1
         return joinCounter
     }
+}
+
+/// A map of a few entries kept in one array, searched in insertion order. Equal maps hold the
+/// same entries, in any order (as dictionaries are equal).
+struct SmallMap<Key: Hashable & Sendable, Value: Hashable & Sendable>: Hashable, Sendable {
+    struct Entry: Hashable, Sendable {
+        var key: Key
+        var value: Value
+    }
+    private(set) var entries: [Entry] = []
+
+    init() {}
+
+    init(_ d: [Key: Value]) {
+        entries = d.map { Entry(key: $0.key, value: $0.value) }
+    }
+
+    var dictionary: [Key: Value] { Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) }) }
+
+    @inline(__always) func index(_ key: Key) -> Int? {
+        var i = 0
+        while i < entries.count {
+            if entries[i].key == key { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    subscript(key: Key) -> Value? {
+        get { index(key).map { entries[$0].value } }
+        set {
+            if let i = index(key) {
+                if let newValue { entries[i].value = newValue } else { entries.remove(at: i) }
+            } else if let newValue {
+                if entries.capacity == 0 { entries.reserveCapacity(4) }
+                entries.append(Entry(key: key, value: newValue))
+            }
+        }
+    }
+
+    @discardableResult
+    mutating func removeValue(forKey key: Key) -> Value? {
+        guard let i = index(key) else { return nil }
+        return entries.remove(at: i).value
+    }
+
+    static func == (a: SmallMap, b: SmallMap) -> Bool {
+        guard a.entries.count == b.entries.count else { return false }
+        for e in a.entries {
+            guard let j = b.index(e.key), b.entries[j].value == e.value else { return false }
+        }
+        return true
+    }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(dictionary) }
 }
 
 /// The live fast-path state of `struct inet_bind_bucket` on this kernel: the SO_REUSEPORT
@@ -187,7 +297,7 @@ extension SocketTable {
         id: String, family: AddressFamily, transport: Transport, ip: IPAddress, port: UInt16, state: SocketState,
         ownerUID: UInt32, v6onlyDefault: Bool
     ) {
-        var sk = ModelSocket(id: id, family: family, transport: transport, uid: ownerUID, caps: [])
+        var sk = ModelSocket(id: id, family: family, transport: transport, uid: ownerUID, capMask: 0)
         let bound = BoundAddress(ip: ip, port: port, family: family)
         sk.bound = bound
         sk.state = state
@@ -195,6 +305,6 @@ extension SocketTable {
             sk.v6only = v6.isUnspecified ? v6onlyDefault : !v6.isV4Mapped
         }
         sk.joined = nextJoin()
-        if state == .timeWait { timeWait.append(sk) } else { sockets[id] = sk }
+        if state == .timeWait { timeWait.append(sk) } else { open[id] = sk }
     }
 }
