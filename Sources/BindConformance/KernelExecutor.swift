@@ -84,17 +84,36 @@ final class KernelExecutor {
 
     /// Runs `body` with the thread's effective uid and capabilities set as given, then restores
     /// uid 0 with every capability. Only this thread changes (raw setresuid, capset).
+    /// The credentials this thread holds now (read once, then tracked).
+    private var heldUID: UInt32 = geteuid()
+    private var heldMask: UInt64 = {
+        var c = bk_capsets()
+        return bk_caps_self(&c) == 0 ? c.effective : 0
+    }()
+
+    /// Runs `body` with the thread's effective uid and capabilities set as given. Only this
+    /// thread changes (raw setresuid, capset), and only when they differ from what it holds;
+    /// `restoreCredentials()` goes back to uid 0 with every permitted capability.
     private func asCreds(_ uid: UInt32, _ caps: Set<Capability>, _ body: () -> Outcome) -> Outcome {
-        let mask = Capability.mask(of: caps) & permitted
-        if uid == 0 && mask == permitted { return body() }  // already so: no system call
-        if uid != 0 { _ = bk_thread_set_euid(uid) }
         // Only what the process holds can be made effective (a container may lack some).
-        _ = bk_thread_set_effective_caps(mask)
-        defer {
-            _ = bk_thread_set_euid(0)
-            _ = bk_thread_set_effective_caps(permitted)
-        }
+        become(uid, Capability.mask(of: caps) & permitted)
         return body()
+    }
+
+    private func become(_ uid: UInt32, _ mask: UInt64) {
+        if uid == heldUID && mask == heldMask { return }
+        if uid != heldUID {
+            // Another non-zero uid is reached through 0 (only uid 0 may take any euid). From 0
+            // the kernel clears the effective set, back to 0 it restores it: it is set after.
+            if heldUID != 0 && uid != 0 && bk_thread_set_euid(0) == 0 { heldUID = 0 }
+            if bk_thread_set_euid(uid) == 0 { heldUID = uid }
+        }
+        if bk_thread_set_effective_caps(mask) == 0 { heldMask = mask }
+    }
+
+    /// Back to uid 0 with every permitted capability (a no-op when already so).
+    func restoreCredentials() {
+        become(0, permitted)
     }
 
     private func createSocket(_ id: String, _ family: AddressFamily, _ transport: Transport, _ options: [SocketOptionSetting]) -> Outcome {
@@ -142,6 +161,7 @@ final class KernelExecutor {
     /// A listener accepts one connection whose accepted side closes first, leaving TIME_WAIT on
     /// the connection's local address; client and listener are then closed.
     private func timeWait(at address: SocketAddress, reuseaddr: Bool, id: String?) -> Outcome {
+        restoreCredentials()
         do throws(SocketError) {
             let listener = try Socket(family: address.family, transport: .tcp)
             try listener.setReuseAddress(reuseaddr)
@@ -158,6 +178,7 @@ final class KernelExecutor {
     /// Leaves a TIME_WAIT entry from the listening socket `id`, which stays open.
     func leaveTimeWait(_ id: String) -> Outcome {
         guard let s = sockets[id] else { return .errno("EBADF") }
+        restoreCredentials()
         return outcome { () throws(SocketError) in try Self.connectAndCloseAccepted(s.socket) }
     }
 
@@ -206,7 +227,10 @@ final class KernelExecutor {
     func closeAll() {
         sockets.removeAll()
         ports.removeAll()
+        restoreCredentials()
     }
+
+    deinit { restoreCredentials() }
 
     private static func tcpState(_ fd: Int32) -> UInt8 {
         var info = [UInt8](repeating: 0, count: 256)

@@ -206,9 +206,13 @@ enum CellRun {
             return (CellOutcome(setup: created.outcome.description, bind: bound.outcome.description, listen: listen), reason)
         }
         var setupResult = "ok"
+        // The first socket's steps stop at its first failure (no listen() after a failed bind).
         for step in setup {
             let p = perform(step, false)
-            if p.outcome != .ok && setupResult == "ok" { setupResult = "\(step.op) \(p.outcome)" }
+            if p.outcome != .ok {
+                setupResult = "\(step.op) \(p.outcome)"
+                break
+            }
         }
         if leaveTW && setupResult == "ok" {
             let p = leaveTimeWait()
