@@ -48,16 +48,24 @@ public enum MatrixRunner {
             if byVariant[c.sysctls] == nil { variantOrder.append(c.sysctls) }
             byVariant[c.sysctls, default: []].append(i)
         }
+        // Chunks of equal size, as many as a multiple of the workers, so that no worker is left
+        // with a last chunk alone while the others idle.
         var chunks: [(sysctls: [SysctlSetting], indexes: ArraySlice<Int>)] = []
+        let w = max(1, workers)
         for v in variantOrder {
             let idx = byVariant[v] ?? []
+            var count = (idx.count + cellsPerNamespace - 1) / cellsPerNamespace
+            if idx.count >= 256 * w { count = (count + w - 1) / w * w }
+            let size = (idx.count + max(count, 1) - 1) / max(count, 1)
             var s = 0
             while s < idx.count {
-                let e = min(s + cellsPerNamespace, idx.count)
+                let e = min(s + size, idx.count)
                 chunks.append((v, idx[s..<e]))
                 s = e
             }
         }
+        // The largest first: the small sysctl variants fill in at the end.
+        chunks.sort { $0.indexes.count > $1.indexes.count }
         // Even chunks across workers: split large chunks so that every worker has work.
         let results = ResultSlots(count: cells.count)
         let counters = Counters()

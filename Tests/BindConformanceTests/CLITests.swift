@@ -41,9 +41,10 @@ struct CLITests {
     @Test("malformed input to parse: first stderr line names the problem, exit 64, no trace", arguments: [
         "10.0.0.256", "", " ", "1.2.3", "1.2.3.4.5", "::g", "1:2:3:4:5:6:7:8:9", "[::1]", "[::1]:", "[::1]:65536",
         "1.2.3.4:-1", "1.2.3.4:0x50", "fe80::1%", "[fe80::1%]:80", "::1:80:", "\u{0}", "üñí", "999999999999999999999999",
-        String(repeating: "1", count: 10_000), "127.1:80:80", "[1.2.3.4]:80", "1.2.3.4:80 ",
+        "<10,000 digits>", "127.1:80:80", "[1.2.3.4]:80", "1.2.3.4:80 ",
     ])
-    func parseRejects(_ input: String) throws {
+    func parseRejects(_ argument: String) throws {
+        let input = argument == "<10,000 digits>" ? String(repeating: "1", count: 10_000) : argument
         let r = try runBindcheck(["parse", input])
         #expect(r.status == 64, "\(input.debugDescription): status \(r.status)")
         let first = r.stderr.split(separator: "\n").first.map(String.init) ?? ""
