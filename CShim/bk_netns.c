@@ -36,35 +36,32 @@ int64_t bk_ns_inode(const char *path) {
     return (int64_t)st.st_ino;
 }
 
-int bk_link_up(const char *name) {
+/// Reads an interface's flags (SIOCGIFFLAGS) through a fresh datagram socket; with `set_up`,
+/// also brings it up (SIOCSIFFLAGS) and returns 0. Returns the flags, 0, or -errno.
+static int link_flags_ioctl(const char *name, int set_up) {
     if (strlen(name) >= IFNAMSIZ) return -ENAMETOOLONG;
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return NEG_ERRNO;
     struct ifreq ifr;
     memset(&ifr, 0, sizeof(ifr));
     strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-    int r = 0;
+    int r;
     if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
         r = NEG_ERRNO;
     } else {
-        ifr.ifr_flags |= IFF_UP;
-        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) r = NEG_ERRNO;
+        r = ifr.ifr_flags & 0xffff;
+        if (set_up) {
+            ifr.ifr_flags |= IFF_UP;
+            r = ioctl(fd, SIOCSIFFLAGS, &ifr) < 0 ? NEG_ERRNO : 0;
+        }
     }
     close(fd);
     return r;
 }
 
-int bk_link_flags(const char *name) {
-    if (strlen(name) >= IFNAMSIZ) return -ENAMETOOLONG;
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return NEG_ERRNO;
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof(ifr));
-    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-    int r = ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ? NEG_ERRNO : (ifr.ifr_flags & 0xffff);
-    close(fd);
-    return r;
-}
+int bk_link_up(const char *name) { return link_flags_ioctl(name, 1); }
+
+int bk_link_flags(const char *name) { return link_flags_ioctl(name, 0); }
 
 // MARK: - rtnetlink
 

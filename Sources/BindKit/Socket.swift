@@ -91,26 +91,19 @@ public struct Socket: ~Copyable {
 
     /// The address the socket is bound to. The corresponding C function is getsockname(2).
     public var localAddress: SocketAddress {
-        get throws(SocketError) {
-            var raw = bk_addr()
-            try Socket.check(bk_getsockname(descriptor, &raw), "getsockname")
-            guard let address = SocketAddress(raw) else {
-                throw SocketError(errno: .addressFamilyNotSupported, operation: "getsockname")
-            }
-            return address
-        }
+        get throws(SocketError) { try name(bk_getsockname, "getsockname") }
     }
 
     /// The connected peer. The corresponding C function is getpeername(2).
     public var remoteAddress: SocketAddress {
-        get throws(SocketError) {
-            var raw = bk_addr()
-            try Socket.check(bk_getpeername(descriptor, &raw), "getpeername")
-            guard let address = SocketAddress(raw) else {
-                throw SocketError(errno: .addressFamilyNotSupported, operation: "getpeername")
-            }
-            return address
-        }
+        get throws(SocketError) { try name(bk_getpeername, "getpeername") }
+    }
+
+    private func name(_ call: (Int32, UnsafeMutablePointer<bk_addr>?) -> Int32, _ op: String) throws(SocketError) -> SocketAddress {
+        var raw = bk_addr()
+        try Socket.check(call(descriptor, &raw), op)
+        guard let address = SocketAddress(raw) else { throw SocketError(errno: .addressFamilyNotSupported, operation: op) }
+        return address
     }
 
     func localAddressIfAny() -> SocketAddress? {
