@@ -33,17 +33,19 @@ let package = Package(
             dependencies: ["BindConformance", "BindRules", "BindKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "bindbench", dependencies: ["BindConformance", "BindKit", "CBindShim"]),
+        // What every test suite shares: the leak check.
+        .target(name: "BindTestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "BindKitTests",
-            dependencies: ["BindKit", "CBindShim", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["BindKit", "CBindShim", "BindTestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "BindRulesTests",
-            dependencies: ["BindRules", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["BindRules", "BindTestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "BindConformanceTests",
-            dependencies: ["BindConformance", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: ["BindConformance", "BindTestSupport", .product(name: "PropertyBased", package: "swift-property-based")],
             resources: []
         ),
     ],

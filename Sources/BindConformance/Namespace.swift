@@ -68,52 +68,60 @@ public enum Fixture {
 }
 
 /// Runs `body` on a new thread that first moves into a fresh private network namespace holding the
-/// fixture and the given sysctls. The thread ends after `body`, and the namespace with it: nothing
-/// of it outlives the call. `body` receives the namespace's facts, read back from it.
+/// fixture and the given sysctls. The call returns once that thread has ended (it is joined, not
+/// just heard from), so no thread of this process is left in the namespace: nothing of it outlives
+/// the call. `body` receives the namespace's facts, read back from it.
 public func withPrivateNamespace<T: Sendable>(
     sysctls: [(name: String, value: String)] = [],
     _ body: @escaping @Sendable (HostFacts) throws -> T
 ) throws -> T {
-    let box = ResultBox<T>()
-    let thread = Thread {
-        box.set(Result { () throws -> T in
-            let r = bk_unshare_netns()
-            if r < 0 {
-                let name = ErrnoName.name(-r) ?? "errno \(-r)"
-                throw NamespaceError.notPermitted("unshare(CLONE_NEWNET) failed with \(name); run as root or with CAP_SYS_ADMIN and CAP_NET_ADMIN")
+    try onJoinedThread {
+        let r = bk_unshare_netns()
+        if r < 0 {
+            let name = ErrnoName.name(-r) ?? "errno \(-r)"
+            throw NamespaceError.notPermitted("unshare(CLONE_NEWNET) failed with \(name); run as root or with CAP_SYS_ADMIN and CAP_NET_ADMIN")
+        }
+        try Fixture.build()
+        for (name, value) in sysctls {
+            do { try Sysctl.write(name, value) } catch {
+                throw NamespaceError.setup("sysctl \(name)=\(value): \(error)")
             }
-            try Fixture.build()
-            for (name, value) in sysctls {
-                do { try Sysctl.write(name, value) } catch {
-                    throw NamespaceError.setup("sysctl \(name)=\(value): \(error)")
-                }
-            }
-            return try body(try HostFacts.current())
-        })
+        }
+        return try body(try HostFacts.current())
     }
-    thread.stackSize = 8 << 20
-    thread.start()
-    return try box.wait().get()
 }
 
-/// A one-shot result handed from a worker thread to the waiting caller.
-final class ResultBox<T: Sendable>: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var value: Result<T, any Error>?
-
-    func set(_ v: Result<T, any Error>) {
-        condition.lock()
-        value = v
-        condition.signal()
-        condition.unlock()
+/// Runs `body` on a new thread with an 8 MiB stack and returns (or throws) what it did once the
+/// thread has ended: pthread_join, which Foundation's `Thread` does not offer.
+func onJoinedThread<T>(_ body: @escaping () throws -> T) throws -> T {
+    let work = ThreadWork(body)
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    defer { pthread_attr_destroy(&attributes) }
+    pthread_attr_setstacksize(&attributes, 8 << 20)
+    var thread = pthread_t()
+    let context = Unmanaged.passRetained(work as ThreadWorkRunner).toOpaque()
+    let r = pthread_create(&thread, &attributes, { context in
+        Unmanaged<ThreadWorkRunner>.fromOpaque(context!).takeRetainedValue().run()
+        return nil
+    }, context)
+    if r != 0 {
+        Unmanaged<ThreadWorkRunner>.fromOpaque(context).release()
+        throw NamespaceError.setup("pthread_create: \(ErrnoName.name(r) ?? "errno \(r)")")
     }
+    pthread_join(thread, nil)  // the thread's writes happen before the join returns
+    return try work.result!.get()
+}
 
-    func wait() -> Result<T, any Error> {
-        condition.lock()
-        defer { condition.unlock() }
-        while true {
-            if let value { return value }
-            condition.wait()
-        }
-    }
+/// What a joined thread runs (a class, since a C thread start takes one pointer and no generics).
+class ThreadWorkRunner {
+    func run() {}
+}
+
+/// A body and, once the thread has run it, its result.
+final class ThreadWork<T>: ThreadWorkRunner {
+    let body: () throws -> T
+    var result: Result<T, any Error>?
+    init(_ body: @escaping () throws -> T) { self.body = body }
+    override func run() { result = Result { try body() } }
 }

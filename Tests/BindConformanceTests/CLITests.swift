@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import BindTestSupport
 
 /// The built `bindcheck` next to the test bundle (swift test builds every product first).
 let bindcheckPath: String? = {
@@ -11,32 +12,18 @@ let bindcheckPath: String? = {
     return nil
 }()
 
-struct CLIResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
+/// Runs bindcheck (as `asUser` through setpriv, without capabilities, when given) in a child,
+/// its output in temporary files: no pipes, no Foundation `Process` (whose lazily made event
+/// descriptors and asynchronously closed pipes the leak check would rightly count).
+func runBindcheck(_ args: [String], asUser: String? = nil) throws -> BindcheckRun {
+    let program = bindcheckPath ?? "/nonexistent"
+    let argv = asUser.map {
+        ["/usr/bin/setpriv", "--reuid=\($0)", "--regid=\($0)", "--clear-groups", "--inh-caps=-all", program]
+    } ?? [program]
+    return try runInChild(argv + args, outputIn: FileManager.default.temporaryDirectory.path)
 }
 
-func runBindcheck(_ args: [String], asUser: String? = nil) throws -> CLIResult {
-    let p = Process()
-    if let asUser {
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        p.arguments = ["--reuid=\(asUser)", "--regid=\(asUser)", "--clear-groups", "--inh-caps=-all", bindcheckPath ?? "bindcheck"] + args
-    } else {
-        p.executableURL = URL(fileURLWithPath: bindcheckPath ?? "/nonexistent")
-        p.arguments = args
-    }
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-}
-
-@Suite("bindcheck command line", .enabled(if: bindcheckPath != nil, "bindcheck is not built"))
+@Suite("bindcheck command line", .checksLeaks, .enabled(if: bindcheckPath != nil, "bindcheck is not built"))
 struct CLITests {
     @Test("malformed input to parse: first stderr line names the problem, exit 64, no trace", arguments: [
         "10.0.0.256", "", " ", "1.2.3", "1.2.3.4.5", "::g", "1:2:3:4:5:6:7:8:9", "[::1]", "[::1]:", "[::1]:65536",

@@ -5,6 +5,7 @@ import CBindShim
 import Foundation
 import PropertyBased
 import Testing
+import BindTestSupport
 
 /// Whether this process may create network namespaces (root, or CAP_SYS_ADMIN + CAP_NET_ADMIN).
 let canMakeNamespaces: Bool = {
@@ -14,7 +15,7 @@ let canMakeNamespaces: Bool = {
 let scenarioRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Scenarios").path
 
-@Suite("Scenario corpus against the kernel", .enabled(if: canMakeNamespaces, "needs root to create network namespaces"))
+@Suite("Scenario corpus against the kernel", .checksLeaks, .enabled(if: canMakeNamespaces, "needs root to create network namespaces"))
 struct CorpusTests {
     @Test("every step of Tests/Scenarios: model == kernel == expect")
     func corpusAgrees() throws {
@@ -44,7 +45,7 @@ struct ForwardingRNG: RandomNumberGenerator {
     mutating func next() -> UInt64 { base.next() }
 }
 
-@Suite("Random scenarios against the kernel", .enabled(if: canMakeNamespaces, "needs root to create network namespaces"))
+@Suite("Random scenarios against the kernel", .checksLeaks, .enabled(if: canMakeNamespaces, "needs root to create network namespaces"))
 struct RandomScenarioTests {
     static let generator = Generator<Scenario, [Scenario]>(
         run: { rng in

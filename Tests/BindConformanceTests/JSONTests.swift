@@ -1,6 +1,7 @@
 import BindConformance
 import PropertyBased
 import Testing
+import BindTestSupport
 
 private func parse(_ text: String) throws(JSONParseError) -> JSONValue {
     try JSONValue(parsing: text)
@@ -38,7 +39,7 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
     var testDescription: String { text.debugDescription }
 }
 
-@Suite struct JSONParserTests {
+@Suite(.checksLeaks) struct JSONParserTests {
     static let valid: [ValidCase] = [
         .init(text: "null", value: .null),
         .init(text: "true", value: .bool(true)),
@@ -227,7 +228,7 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
     }
 }
 
-@Suite struct JSONSerializerTests {
+@Suite(.checksLeaks) struct JSONSerializerTests {
     static let sample = object(
         ("name", .string("dual \"stack\"\n\t\\ \u{1}\u{7F} \u{e9}\u{1F600} \u{2028}")),
         ("n", .array([.number("-1.5e3"), .integer(UInt16(65535)), .null, .bool(false), .array([]), .object([])])),

@@ -3,6 +3,7 @@ import BindKit
 import BindRules
 import Foundation
 import Testing
+import BindTestSupport
 
 /// A small report built by hand: agreements, a disagreement, a skipped cell, a listen failure,
 /// a row whose first socket fails, and one cell of each other group.
@@ -85,7 +86,7 @@ private enum Sample {
     }
 }
 
-@Suite("Matrix renderers and diff")
+@Suite("Matrix renderers and diff", .checksLeaks)
 struct MatrixRenderTests {
     @Test func markdownHasSummaryLegendTablesAndTheDisagreement() {
         let md = MatrixMarkdown.render(Sample.report)

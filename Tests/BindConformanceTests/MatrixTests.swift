@@ -3,6 +3,7 @@ import BindKit
 import CBindShim
 import Foundation
 import Testing
+import BindTestSupport
 
 /// What of the host a run could change: the bind sysctls, addresses and the sockets holding ports.
 struct HostSnapshot: Equatable {
@@ -20,7 +21,7 @@ struct HostSnapshot: Equatable {
     }
 }
 
-@Suite("Conformance matrix", .serialized, .enabled(if: canMakeNamespaces, "needs root to create network namespaces"))
+@Suite("Conformance matrix", .checksLeaks, .serialized, .enabled(if: canMakeNamespaces, "needs root to create network namespaces"))
 struct MatrixTests {
     @Test("the default run: at least 40,000 cells, model == kernel on every one; no descriptor left; the host unchanged")
     func defaultRunAgrees() throws {

@@ -4,6 +4,7 @@ import BindRules
 import Foundation
 import PropertyBased
 import Testing
+import BindTestSupport
 
 /// Random credentials, a random program to exec (or none), a random sysctl and port: the model's
 /// verdict must be the kernel's answer.
@@ -68,7 +69,7 @@ struct CredentialCase: Sendable, CustomStringConvertible {
     }
 }
 
-@Suite("Privileged ports: random credentials against the kernel", .serialized,
+@Suite("Privileged ports: random credentials against the kernel", .checksLeaks, .serialized,
        .enabled(if: canBuildCredentials, "needs root (uids, capabilities, namespaces)"))
 struct PrivilegedPropertyTests {
     static let generator = Generator<CredentialCase, [CredentialCase]>(

@@ -4,6 +4,7 @@ import BindRules
 import CBindShim
 import Foundation
 import Testing
+import BindTestSupport
 
 // Privileged ports against the kernel: each situation is built for real (a uid, capability sets,
 // file capabilities, a sysctl, a user namespace) in a child process inside a private network
@@ -190,7 +191,7 @@ func execAsUnprivileged(_ copy: BindcheckCopy, holding held: CapabilitySets = Ca
 
 // MARK: - The tests
 
-@Suite("Privileged ports against the kernel", .serialized,
+@Suite("Privileged ports against the kernel", .checksLeaks, .serialized,
        .enabled(if: canBuildCredentials, "needs root (uids, capabilities, namespaces)"))
 struct PrivilegedKernelTests {
     @Test("root: every port, 80 included")
@@ -359,7 +360,7 @@ struct PrivilegedKernelTests {
     }
 }
 
-@Suite("bindcheck privileged: input and output", .enabled(if: bindcheckBesideTests != nil, "bindcheck is not built beside the tests"))
+@Suite("bindcheck privileged: input and output", .checksLeaks, .enabled(if: bindcheckBesideTests != nil, "bindcheck is not built beside the tests"))
 struct PrivilegedCommandTests {
     func bindcheck(_ arguments: [String]) throws -> BindcheckRun {
         try runInChild([bindcheckBesideTests ?? "/nonexistent"] + arguments, outputIn: FileManager.default.temporaryDirectory.path)

@@ -6,6 +6,7 @@ import BindKit
 import BindRules
 import PropertyBased
 import Testing
+import BindTestSupport
 
 // MARK: - Helpers
 
@@ -68,7 +69,7 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
     }
 }
 
-@Suite struct ScenarioDecoderMalformedTests {
+@Suite(.checksLeaks) struct ScenarioDecoderMalformedTests {
     static let cases: [MalformedCase] = [
         // The file as a whole
         .init("empty file", "", scenario: nil, "bad.json: line 1, column 1: empty document: expected a JSON value"),
@@ -320,7 +321,7 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
 
 // MARK: - Valid files
 
-@Suite struct ScenarioDecoderValidTests {
+@Suite(.checksLeaks) struct ScenarioDecoderValidTests {
     /// The example of SCENARIOS.md.
     static let example = """
         {
@@ -594,7 +595,7 @@ private func loadError(_ paths: [String]) -> ScenarioFileError? {
     }
 }
 
-@Suite struct ScenarioLoaderTests {
+@Suite(.checksLeaks) struct ScenarioLoaderTests {
     @Test func aDirectoryIsSearchedRecursivelyInSortedOrder() throws {
         try withTemporaryDirectory { dir in
             mkdir(dir + "/b", 0o755)
@@ -703,7 +704,7 @@ private func loadError(_ paths: [String]) -> ScenarioFileError? {
 
 // MARK: - Round trip
 
-@Suite struct ScenarioEncoderTests {
+@Suite(.checksLeaks) struct ScenarioEncoderTests {
     @Test func writesTheExampleBackInTheFormat() throws {
         let scenarios = try decode(ScenarioDecoderValidTests.example)
         #expect(
@@ -849,7 +850,7 @@ private func randomScenario(_ rng: inout some RandomNumberGenerator, name: Strin
 
 // MARK: - Robustness
 
-@Suite struct ScenarioDecoderRobustnessTests {
+@Suite(.checksLeaks) struct ScenarioDecoderRobustnessTests {
     /// Mutations of valid files: each decodes or is rejected with a one-line message, never a crash.
     @Test func mutatedFilesAreDecodedOrRejected() async throws {
         let sources = try ScenarioLoader.load(paths: [testsDirectory("Scenarios/format-examples")]).map { ScenarioEncoder.encode($0.scenarios) }

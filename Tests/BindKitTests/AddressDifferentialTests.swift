@@ -1,10 +1,11 @@
 import BindKit
 import PropertyBased
 import Testing
+import BindTestSupport
 
 /// The parsers and formatters against glibc, through the shim: same acceptance, same
 /// bytes, same text.
-@Suite("Addresses against glibc")
+@Suite("Addresses against glibc", .checksLeaks)
 struct AddressDifferentialTests {
     // MARK: Formatting
 

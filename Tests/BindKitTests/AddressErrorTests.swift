@@ -1,8 +1,9 @@
 import BindKit
 import Testing
+import BindTestSupport
 
 /// Every form of error message, word for word, with its position.
-@Suite("Address error messages")
+@Suite("Address error messages", .checksLeaks)
 struct AddressErrorTests {
     typealias Case = (input: String, description: String, position: Int?)
 

@@ -1,11 +1,12 @@
 @testable import BindKit
 import PropertyBased
 import Testing
+import BindTestSupport
 
 /// The fast paths against the reference parsers: a fast path may say "don't know"
 /// (nil), but when it answers, the reference parser must agree, value for value; and on
 /// ordinary valid text it must answer, or it is not a fast path at all.
-@Suite("Address fast paths")
+@Suite("Address fast paths", .checksLeaks)
 struct AddressFastPathTests {
     static func fast<R>(_ text: String, _ body: (UnsafePointer<UInt8>, Int) -> R?) -> R? {
         withFastPath(text, body)

@@ -2,10 +2,11 @@ import BindKit
 import Foundation
 import PropertyBased
 import Testing
+import BindTestSupport
 
 /// parse(format(a)) == a, for every type, through text and through JSON; and no input,
 /// however odd, makes a parser trap.
-@Suite("Address round trips")
+@Suite("Address round trips", .checksLeaks)
 struct AddressRoundTripTests {
     @Test("IPv4: both parsers read back the text")
     func ipv4() async {

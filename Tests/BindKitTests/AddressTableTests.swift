@@ -1,8 +1,9 @@
 import BindKit
 import Testing
+import BindTestSupport
 
 /// Tables of cases: parsing, formatting and classification.
-@Suite("Address tables")
+@Suite("Address tables", .checksLeaks)
 struct AddressTableTests {
     // MARK: - IPv4 parsing
 

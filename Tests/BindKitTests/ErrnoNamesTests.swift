@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 import BindKit
+import BindTestSupport
 
 /// Every name of the table next to the constant the C library gives it.
 private let glibcConstants: [(String, Int32)] = [
@@ -142,7 +143,7 @@ private let glibcConstants: [(String, Int32)] = [
     ("ENOTSUP", ENOTSUP),
 ]
 
-@Suite struct ErrnoNamesTests {
+@Suite(.checksLeaks) struct ErrnoNamesTests {
     @Test func everyEntryMatchesGlibc() {
         #expect(glibcConstants.count == ErrnoName.all.count + ErrnoName.aliases.count)
         for (name, code) in glibcConstants {

@@ -3,8 +3,9 @@ import CBindShim
 import Foundation
 import SystemPackage
 import Testing
+import BindTestSupport
 
-@Suite("Socket on loopback")
+@Suite("Socket on loopback", .checksLeaks)
 struct SocketTests {
     @Test func bindListenAcceptConnectShutdown() throws {
         let server = try Socket(family: .inet, transport: .tcp)
@@ -149,7 +150,7 @@ struct SocketTests {
     }
 }
 
-@Suite("Host facts")
+@Suite("Host facts", .checksLeaks)
 struct HostFactsTests {
     @Test func capabilitiesAgreeWithProcStatus() throws {
         let status = try String(contentsOfFile: "/proc/thread-self/status", encoding: .utf8)

@@ -2,6 +2,7 @@ import BindKit
 import BindRules
 import Foundation
 import Testing
+import BindTestSupport
 
 // The privileged-port model without a kernel: execve()'s capability rules (capabilities(7),
 // security/commoncap.c) as a table, the user-namespace rule, and the fixes. The kernel
@@ -39,7 +40,7 @@ struct ExecCase: Sendable, CustomTestStringConvertible {
     var testDescription: String { name }
 }
 
-@Suite("Privileged-port model")
+@Suite("Privileged-port model", .checksLeaks)
 struct PrivilegeModelTests {
     static let execCases: [ExecCase] = [
         ExecCase(name: "plain program, no capabilities", facts: user(binary: file()), effective: false),

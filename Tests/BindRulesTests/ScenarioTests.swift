@@ -1,8 +1,9 @@
 import BindKit
 import BindRules
 import Testing
+import BindTestSupport
 
-@Suite struct ScenarioTypesTests {
+@Suite(.checksLeaks) struct ScenarioTypesTests {
     static let everyOption: [SocketOptionSetting] = [
         .uid(0), .caps([.netBindService]), .reuseaddr(true), .reuseport(false), .v6only(true), .freebind(false),
         .transparent(true), .device("bk0"), .localPortRange(low: 1, high: 2),
