@@ -5,30 +5,61 @@
 /// ``description`` puts both together with the input:
 /// `octet 4 is 256 (above 255) in "10.0.0.256"`.
 ///
-/// The parsers build these without allocating: the message is rendered from the input
-/// only when ``problem`` or ``description`` is read.
+/// The parsers build these without allocating, and without naming the problem: an error
+/// records only the input and which grammar refused it, and that grammar's reference
+/// parser (AddressParsing.swift) runs again to name the problem when it is read
+/// (``problem``, ``position``, ``description``, `==`). Three words: thrown in registers.
 public struct AddressParseError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The text that was parsed, in full.
     public let input: String
-    let kind: Kind
-    /// The `Character` position given to a ``Kind/custom`` error (nil otherwise; the
-    /// parsers' kinds carry byte offsets, turned into a position only when asked for).
-    let customPosition: Int?
-    /// The problem text of a ``Kind/custom`` error (empty otherwise): kept out of `Kind`
-    /// so that `Kind`, and a parser's `ParseFailure`, are plain values.
-    let customProblem: String
+    /// Which parser refused the input, or the problem as given from outside.
+    let source: Source
+
+    enum Source: Sendable {
+        /// The reference parser of the grammar names the problem when asked.
+        case rejected(Grammar)
+        /// Made outside this module (``init(input:position:problem:)``).
+        case custom(CustomProblem)
+    }
+
+    /// Every grammar a parser of this module refuses input for.
+    enum Grammar: UInt8, Sendable {
+        case ipv4, ipv4Legacy, ipv6, either, eitherLegacy, zone, socketAddress
+    }
+
+    /// The position and text of an error made outside this module, boxed so that the
+    /// parsers' errors stay three words.
+    final class CustomProblem: Sendable {
+        let position: Int?
+        let problem: String
+        init(position: Int?, problem: String) {
+            self.position = position
+            self.problem = problem
+        }
+    }
+
+    /// The problem, named by the reference parser.
+    var kind: Kind {
+        switch source {
+        case .rejected(let grammar): grammar.failure(in: input)
+        case .custom: .custom
+        }
+    }
 
     /// Where the problem sits, as a 0-based offset in `Character`s of ``input``;
     /// `nil` when no single place is to blame (`empty input`, `too few groups`).
     ///
     /// For ASCII input this is the byte offset (a "\r\n" pair is one `Character`).
     public var position: Int? {
-        if kind == .custom { return customPosition }
+        if case .custom(let custom) = source { return custom.position }
         return kind.anchor.map { Self.characterOffset(in: input, ofByte: $0) }
     }
 
     /// What is wrong, without the input: `octet 4 is 256 (above 255)`.
-    public var problem: String { kind == .custom ? customProblem : kind.message(in: input) }
+    public var problem: String {
+        if case .custom(let custom) = source { return custom.problem }
+        return kind.message(in: input)
+    }
 
     /// The problem and the input: `octet 4 is 256 (above 255) in "10.0.0.256"` (just the
     /// problem when the input is empty). A long input is cut after 80 characters.
@@ -37,32 +68,67 @@ public struct AddressParseError: Error, Sendable, Equatable, CustomStringConvert
         return "\(problem) in \(Self.quoted(input, limit: 80))"
     }
 
+    /// Two errors are equal when their inputs, problems and positions are, whichever
+    /// parser refused the input.
+    public static func == (lhs: AddressParseError, rhs: AddressParseError) -> Bool {
+        guard lhs.input == rhs.input else { return false }
+        switch (lhs.source, rhs.source) {
+        case (.custom(let a), .custom(let b)): return a.position == b.position && a.problem == b.problem
+        case (.custom, _), (_, .custom): return false
+        case (.rejected(let a), .rejected(let b)): return a == b || lhs.kind == rhs.kind
+        }
+    }
+
     /// An error for a problem found outside this module (a prefix length, a host name, …).
     /// - Parameters:
     ///   - input: The text that was parsed.
     ///   - position: A 0-based `Character` offset in `input`, or `nil`.
     ///   - problem: What is wrong, phrased like the parsers' own problems.
     public init(input: String, position: Int?, problem: String) {
-        self.input = input
-        self.kind = .custom
-        self.customPosition = position
-        self.customProblem = problem
+        self.init(input: input, source: .custom(CustomProblem(position: position, problem: problem)))
     }
 
-    /// The error for a parser's failure: nothing is computed until it is read.
-    @usableFromInline
-    init(input: String, failure: ParseFailure) {
+    /// The error for an input that `grammar` refuses.
+    static func rejected(_ input: String, by grammar: Grammar) -> AddressParseError {
+        AddressParseError(input: input, source: .rejected(grammar))
+    }
+
+    private init(input: String, source: Source) {
         self.input = input
-        self.kind = failure.kind
-        self.customPosition = nil
-        self.customProblem = ""
+        self.source = source
     }
 }
 
-/// A parse failure inside the module: a kind with byte offsets into the input, a plain
-/// value (no allocation, no reference counting). The public entry points turn it into an
-/// ``AddressParseError``.
-@usableFromInline
+extension AddressParseError.Grammar {
+    /// What this grammar's reference parser says of all of `p`: nil when it accepts.
+    func failure(_ p: UnsafeBufferPointer<UInt8>) -> ParseFailure? {
+        do throws(ParseFailure) {
+            switch self {
+            case .ipv4: _ = try parseIPv4Strict(p, from: 0, to: p.count)
+            case .ipv4Legacy: _ = try parseIPv4Legacy(p, from: 0, to: p.count)
+            case .ipv6: _ = try parseIPv6(p, from: 0, to: p.count)
+            case .either: _ = try parseIPAddress(p, from: 0, to: p.count)
+            case .eitherLegacy: _ = try parseIPAddressLegacy(p, from: 0, to: p.count)
+            case .zone: _ = try parseZone(p, from: 0, to: p.count)
+            case .socketAddress: _ = try parseSocketAddress(p, to: p.count)
+            }
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// The problem the reference parser finds in `input`, which this grammar refused.
+    func failure(in input: String) -> AddressParseError.Kind {
+        guard let failure = withUTF8Bytes(input, failure) else {
+            preconditionFailure("\(self) refused what its reference parser accepts: \(input.debugDescription)")
+        }
+        return failure.kind
+    }
+}
+
+/// A reference parser's failure: a kind with byte offsets into the input, a plain value
+/// (no allocation, no reference counting).
 struct ParseFailure: Error, Hashable, Sendable {
     let kind: AddressParseError.Kind
     init(_ kind: AddressParseError.Kind) { self.kind = kind }
@@ -74,7 +140,7 @@ extension AddressParseError {
     enum Kind: Hashable, Sendable {
         case empty
         case unexpectedCharacter(at: Int)
-        /// Made outside the parsers: the text is ``AddressParseError/customProblem``.
+        /// Made outside the parsers: the text is in ``AddressParseError/CustomProblem``.
         case custom
 
         // IPv4, strict (inet_pton)
@@ -162,7 +228,7 @@ extension AddressParseError {
             case .unexpectedCharacter(let byte):
                 return "unexpected character \(char(byte)) \(at(byte))"
             case .custom:
-                return ""  // AddressParseError.problem reads customProblem instead
+                return ""  // AddressParseError.problem reads the CustomProblem instead
 
             case .octetTooLarge(let octet, let start, let end):
                 return "octet \(octet) is \(text(start, end)) (above 255)"

@@ -10,9 +10,9 @@
 // rejection. Offsets are absolute in the whole input so that a socket address parser
 // can hand a slice to the address parsers and keep their positions.
 //
-// These are the reference. The public entry points first try the fast paths in
-// AddressFastPaths.swift, which accept only what these accept and defer everything
-// else (every error included) to them.
+// These are the reference. The strict entry points run the complete decoders in
+// AddressDecoding.swift, which accept exactly what these accept, and run these only to
+// name a rejection when its error is read; the others try a fast path first.
 
 /// ASCII bytes the parsers look for.
 enum ASCII {
@@ -54,24 +54,15 @@ func withUTF8Bytes<R>(_ string: String, _ body: (UnsafeBufferPointer<UInt8>) -> 
     return Array(string.utf8).withUnsafeBufferPointer(body)
 }
 
-/// Runs a reference parser over the UTF-8 bytes of `string` and turns its failure into
-/// an ``AddressParseError``. Kept out of line: the public entry points try a fast path
-/// first and should stay small.
+/// Runs `parse`, the reference parser of `grammar`, over the UTF-8 bytes of `string`:
+/// its value, or the error of `grammar` (which names the problem when it is read). Kept
+/// out of line: the public entry points try a fast path first and should stay small.
 @inline(never)
 func parseSlowly<T>(
-    _ string: String, _ parse: (UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> T
+    _ string: String, _ grammar: AddressParseError.Grammar,
+    _ parse: (UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> T
 ) throws(AddressParseError) -> T {
-    // The failure leaves the closure as a plain value: no `Result`, one `throw`.
-    var failure = ParseFailure(.empty)
-    let value = withUTF8Bytes(string) { p -> T? in
-        do throws(ParseFailure) {
-            return try parse(p)
-        } catch {
-            failure = error
-            return nil
-        }
-    }
-    guard let value else { throw AddressParseError(input: string, failure: failure) }
+    guard let value = withUTF8Bytes(string, { p in try? parse(p) }) else { throw .rejected(string, by: grammar) }
     return value
 }
 
@@ -374,6 +365,14 @@ func guessFamily(_ p: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) 
 func parseIPAddress(_ p: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) throws(ParseFailure) -> IPAddress {
     return switch guessFamily(p, from: start, to: end) {
     case .inet: .v4(IPv4Address(rawValue: try parseIPv4Strict(p, from: start, to: end)))
+    case .inet6: .v6(try parseIPv6(p, from: start, to: end))
+    }
+}
+
+/// An address of either family, IPv4 as inet_aton reads it, over bytes `start..<end`.
+func parseIPAddressLegacy(_ p: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) throws(ParseFailure) -> IPAddress {
+    return switch guessFamily(p, from: start, to: end) {
+    case .inet: .v4(IPv4Address(rawValue: try parseIPv4Legacy(p, from: start, to: end)))
     case .inet6: .v6(try parseIPv6(p, from: start, to: end))
     }
 }

@@ -11,16 +11,16 @@ public enum IPAddress: Hashable, Sendable, Codable, CustomStringConvertible, Los
     /// overlap, so this only decides which family's error is reported.
     @inlinable
     public init(parsing string: borrowing String) throws(AddressParseError) {
-        if let address = withFastPath(string, fastIPAddress) {
-            self = address
+        guard let address = withFastPath(string, decodeIPAddress) else {
+            self = try Self.decodeSlowly(string)
             return
         }
-        self = try Self.parseSlowly(copy string)
+        self = address
     }
 
-    @usableFromInline
-    static func parseSlowly(_ string: String) throws(AddressParseError) -> IPAddress {
-        try BindKit.parseSlowly(string) { p throws(ParseFailure) in try parseIPAddress(p, from: 0, to: p.count) }
+    @usableFromInline @inline(never)
+    static func decodeSlowly(_ string: String) throws(AddressParseError) -> IPAddress {
+        try BindKit.decodeSlowly(string, .either, decodeIPAddress)
     }
 
     /// The strict parse (``init(parsing:)``), or `nil`.
@@ -34,17 +34,14 @@ public enum IPAddress: Hashable, Sendable, Codable, CustomStringConvertible, Los
     @inlinable
     public static func parseLegacy(_ string: borrowing String) throws(AddressParseError) -> IPAddress {
         // What the strict forms accept, the legacy parse accepts with the same value.
-        if let address = withFastPath(string, fastIPAddress) { return address }
+        if let address = withFastPath(string, decodeIPAddress) { return address }
         return try parseLegacySlowly(copy string)
     }
 
     @usableFromInline
     static func parseLegacySlowly(_ string: String) throws(AddressParseError) -> IPAddress {
-        try BindKit.parseSlowly(string) { p throws(ParseFailure) -> IPAddress in
-            switch guessFamily(p, from: 0, to: p.count) {
-            case .inet: .v4(IPv4Address(rawValue: try parseIPv4Legacy(p, from: 0, to: p.count)))
-            case .inet6: .v6(try parseIPv6(p, from: 0, to: p.count))
-            }
+        try parseSlowly(string, .eitherLegacy) { p throws(ParseFailure) in
+            try parseIPAddressLegacy(p, from: 0, to: p.count)
         }
     }
 

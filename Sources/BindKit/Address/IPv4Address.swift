@@ -46,16 +46,16 @@ public struct IPv4Address: Hashable, Sendable, Comparable, Codable, CustomString
     /// The corresponding C function is inet_pton(3).
     @inlinable
     public init(parsing string: borrowing String) throws(AddressParseError) {
-        if let value = withFastPath(string, fastIPv4) {
-            rawValue = value
+        guard let value = withFastPath(string, decodeIPv4) else {
+            rawValue = try Self.decodeSlowly(string)
             return
         }
-        rawValue = try Self.parseStrictSlowly(copy string)
+        rawValue = value
     }
 
-    @usableFromInline
-    static func parseStrictSlowly(_ string: String) throws(AddressParseError) -> UInt32 {
-        try parseSlowly(string) { p throws(ParseFailure) in try parseIPv4Strict(p, from: 0, to: p.count) }
+    @usableFromInline @inline(never)
+    static func decodeSlowly(_ string: String) throws(AddressParseError) -> UInt32 {
+        try BindKit.decodeSlowly(string, .ipv4, decodeIPv4)
     }
 
     /// The strict parse (``init(parsing:)``), or `nil`.
@@ -75,13 +75,13 @@ public struct IPv4Address: Hashable, Sendable, Comparable, Codable, CustomString
     @inlinable
     public static func parseLegacy(_ string: borrowing String) throws(AddressParseError) -> IPv4Address {
         // What the strict form accepts, inet_aton accepts with the same value.
-        if let value = withFastPath(string, fastIPv4) { return IPv4Address(rawValue: value) }
+        if let value = withFastPath(string, decodeIPv4) { return IPv4Address(rawValue: value) }
         return IPv4Address(rawValue: try parseLegacySlowly(copy string))
     }
 
     @usableFromInline
     static func parseLegacySlowly(_ string: String) throws(AddressParseError) -> UInt32 {
-        try parseSlowly(string) { p throws(ParseFailure) in try parseIPv4Legacy(p, from: 0, to: p.count) }
+        try parseSlowly(string, .ipv4Legacy) { p throws(ParseFailure) in try parseIPv4Legacy(p, from: 0, to: p.count) }
     }
 
     /// `0.0.0.0` (INADDR_ANY).

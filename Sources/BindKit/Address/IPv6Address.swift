@@ -15,7 +15,7 @@ public enum IPv6Zone: Hashable, Sendable, Codable, CustomStringConvertible {
         guard !string.isEmpty else {
             throw AddressParseError(input: string, position: nil, problem: "zone is empty")
         }
-        let storage = try parseSlowly(string) { p throws(ParseFailure) in try parseZone(p, from: 0, to: p.count) }
+        let storage = try parseSlowly(string, .zone) { p throws(ParseFailure) in try parseZone(p, from: 0, to: p.count) }
         self = storage.zone ?? .name(string)  // parseZone always makes a zone
     }
 
@@ -150,16 +150,16 @@ public struct IPv6Address: Hashable, Sendable, Comparable, Codable, CustomString
     /// The corresponding C function is inet_pton(3).
     @inlinable
     public init(parsing string: borrowing String) throws(AddressParseError) {
-        if let address = withFastPath(string, fastIPv6Address) {
-            self = address
+        guard let address = withFastPath(string, decodeIPv6Address) else {
+            self = try Self.decodeSlowly(string)
             return
         }
-        self = try Self.parseSlowly(copy string)
+        self = address
     }
 
-    @usableFromInline
-    static func parseSlowly(_ string: String) throws(AddressParseError) -> IPv6Address {
-        try BindKit.parseSlowly(string) { p throws(ParseFailure) in try parseIPv6(p, from: 0, to: p.count) }
+    @usableFromInline @inline(never)
+    static func decodeSlowly(_ string: String) throws(AddressParseError) -> IPv6Address {
+        try BindKit.decodeSlowly(string, .ipv6, decodeIPv6Address)
     }
 
     /// The strict parse (``init(parsing:)``), or `nil`.

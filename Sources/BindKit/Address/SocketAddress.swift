@@ -21,7 +21,7 @@ public struct SocketAddress: Hashable, Sendable, Codable, CustomStringConvertibl
             self = address
             return
         }
-        self = try parseSlowly(copy string) { p throws(ParseFailure) in try parseSocketAddress(p, to: p.count) }
+        self = try parseSlowly(copy string, .socketAddress) { p throws(ParseFailure) in try parseSocketAddress(p, to: p.count) }
     }
 
     /// The parse (``init(parsing:)``), or `nil`.

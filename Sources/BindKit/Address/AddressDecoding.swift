@@ -1,17 +1,21 @@
-// Fast paths for the common, valid inputs. The IPv4 one is @inlinable, with the public
-// parse entry points: a caller in another module then parses a dotted quad without a
-// call, and without copying the result through memory.
-//
-// Fast paths for the common, valid inputs: tight byte loops with as few instructions
+// Complete decoders for the strict grammars: tight byte loops with as few instructions
 // per character as the grammar allows, and nothing else (no error bookkeeping, no
 // positions). glibc's inet_pton spends about 270 instructions on an IPv4 address and
 // 630 on an IPv6 one (measured with callgrind on glibc 2.36); these spend well under half.
+// The IPv4 one is @inlinable, with the public parse entry points: a caller in another
+// module then parses a dotted quad without a call, and without copying the result
+// through memory.
 //
-// A fast path answers either "valid, and here is the value" or "don't know" (`nil`),
-// never "invalid": on `nil` the reference parsers in AddressParsing.swift, which mirror
-// glibc exactly, decide and name the problem. So a fast path must only ever accept what
-// the reference accepts, with the same value; the tests check that on every input they
-// generate.
+// A decoder answers "valid, and here is the value", or "invalid" (`nil`): it accepts
+// exactly what the reference parsers in AddressParsing.swift accept (which mirror glibc),
+// with the same value. On `nil` the entry points throw an error that only records the
+// grammar; the reference parser runs when the error is read, to name the problem and its
+// place. The tests check that decoders and reference parsers agree on every input they
+// generate, valid or not.
+//
+// Socket addresses and the legacy (inet_aton) form have no complete decoder: for them
+// `fastSocketAddress` and the strict decoders are fast paths, whose `nil` means "ask the
+// reference parser".
 //
 // (Word-at-a-time tricks were tried and lost: without popcnt/BMI in the baseline x86-64
 // target they take more instructions, and wide loads from the stack copy that
@@ -55,10 +59,10 @@ func decimalOctet(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ count: Int) -> UI
     return value
 }
 
-/// A strict dotted quad (inet_pton4) in the `count` bytes at `p`, or nil when the fast
-/// path cannot tell. (0x2E is '.'.)
+/// A strict dotted quad (inet_pton4) in the `count` bytes at `p`, or nil when they are
+/// not one. (0x2E is '.'.)
 @inlinable @inline(__always)
-func fastIPv4(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt32? {
+func decodeIPv4(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt32? {
     // "0.0.0.0" to "255.255.255.255".
     guard count >= 7 && count <= 15 else { return nil }
     var i = 0
@@ -73,7 +77,7 @@ func fastIPv4(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt32? {
     return a << 24 | b << 16 | c << 8 | d
 }
 
-/// What each byte is to the IPv6 fast path: a hex digit's value (0-15), 16 for ':',
+/// What each byte is to the IPv6 decoder: a hex digit's value (0-15), 16 for ':',
 /// 17 for '%', 19 for '.', 127 for anything else. A static string, so that the table is constant
 /// data (no lazy initialization, no reference counting); every entry is one UTF-8 byte.
 private let hexClassTable: StaticString = """
@@ -104,11 +108,11 @@ private enum HexClass {
 }
 
 /// The address part of an IPv6 address (inet_pton6) in the `count` bytes at `p`, up to
-/// the end or a '%', as its 128 bits and the offset where it ends; or nil when the fast
-/// path cannot tell (anything wrong). An embedded IPv4 address in the last 32 bits
-/// (`::ffff:1.2.3.4`) is read by `fastIPv4`, as inet_pton6 hands it to inet_pton4.
+/// the end or a '%', as its 128 bits and the offset where it ends; or nil when it is not
+/// one (anything wrong). An embedded IPv4 address in the last 32 bits
+/// (`::ffff:1.2.3.4`) is read by `decodeIPv4`, as inet_pton6 hands it to inet_pton4.
 @inline(__always)
-func fastIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end: Int)? {
+func decodeIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end: Int)? {
     guard count >= 2, hexClassTable.utf8CodeUnitCount == 256 else { return nil }
     let classOf = hexClassTable.utf8Start
     @inline(__always) func checkedClass(_ i: Int) -> UInt8 {
@@ -183,7 +187,7 @@ func fastIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end: I
             guard length > 0, groups <= 6 else { return nil }
             var end = i &+ 1
             while end < count && p[end] != ASCII.percent { end &+= 1 }
-            guard let v4 = fastIPv4(p + start, end &- start) else { return nil }
+            guard let v4 = decodeIPv4(p + start, end &- start) else { return nil }
             bits = bits << 32 | UInt128(v4)
             groups &+= 2
             i = end
@@ -214,20 +218,20 @@ func fastIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end: I
     return (bits, i)
 }
 
-/// Either family, strictly, with an optional IPv6 zone; nil when the fast paths cannot
-/// tell. IPv6 when a ':' comes before any '.' (a valid address of either family decides
-/// this within its first five bytes). (0x2E is '.', 0x3A ':'.)
+/// Either family, strictly, with an optional IPv6 zone; nil when the bytes are neither.
+/// IPv6 when a ':' comes before any '.' (a valid address of either family decides this
+/// within its first five bytes). (0x2E is '.', 0x3A ':'.)
 @inlinable @inline(__always)
-func fastIPAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPAddress? {
+func decodeIPAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPAddress? {
     var i = 0
     while i < count && i < 5 {
         let c = p[i]
         if c == 0x2E {
-            guard let value = fastIPv4(p, count) else { return nil }
+            guard let value = decodeIPv4(p, count) else { return nil }
             return .v4(IPv4Address(rawValue: value))
         }
         if c == 0x3A {
-            guard let address = fastIPv6Address(p, count) else { return nil }
+            guard let address = decodeIPv6Address(p, count) else { return nil }
             return .v6(address)
         }
         i += 1
@@ -235,11 +239,11 @@ func fastIPAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPAddress? {
     return nil
 }
 
-/// An IPv6 address with an optional zone, fast; nil when the fast path cannot tell.
-/// (Not inlined into `fastIPAddress`, so that the IPv4 path there stays small.)
+/// An IPv6 address with an optional zone; nil when the bytes are not one.
+/// (Not inlined into `decodeIPAddress`, so that the IPv4 path there stays small.)
 @usableFromInline @inline(never)
-func fastIPv6Address(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPv6Address? {
-    guard let (bits, end) = fastIPv6(p, count) else { return nil }
+func decodeIPv6Address(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPv6Address? {
+    guard let (bits, end) = decodeIPv6(p, count) else { return nil }
     if end == count { return IPv6Address(bits: bits, zone: .none) }
     guard let zone = try? parseZone(UnsafeBufferPointer(start: p, count: count), from: end + 1, to: count) else {
         return nil
@@ -256,14 +260,14 @@ func fastSocketAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> SocketAddress
     if count > 0 && p[0] == ASCII.leftBracket {
         var close = 1
         while close < count && p[close] != ASCII.rightBracket { close += 1 }
-        guard close + 1 < count, p[close + 1] == ASCII.colon, let address = fastIPv6Address(p + 1, close - 1) else {
+        guard close + 1 < count, p[close + 1] == ASCII.colon, let address = decodeIPv6Address(p + 1, close - 1) else {
             return nil
         }
         ip = .v6(address)
         colon = close + 1
     } else {
         while colon < count && p[colon] != ASCII.colon { colon += 1 }
-        guard colon < count, let address = fastIPv4(p, colon) else { return nil }
+        guard colon < count, let address = decodeIPv4(p, colon) else { return nil }
         ip = .v4(IPv4Address(rawValue: address))
     }
     let digits = count - colon - 1
@@ -278,8 +282,26 @@ func fastSocketAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> SocketAddress
     return SocketAddress(ip: ip, port: UInt16(port))
 }
 
-/// Runs a fast path over the UTF-8 bytes of `string` (nil if the string is empty or not
-/// stored contiguously, which native strings always are).
+/// After `withFastPath(string, decoder)` gave nil: the error of `grammar`, unless the
+/// string is not stored contiguously (never a native string), when `decoder` reads a copy.
+///
+/// The public entry points call this out of line, from the `else` of their
+/// `withFastPath`: any other shape (`withFastPath(…) ?? decodeCopy(…)`, a `switch` on the
+/// outer optional) makes a caller's loop retain and release each string it parses.
+func decodeSlowly<R>(
+    _ string: String, _ grammar: AddressParseError.Grammar, _ decoder: (UnsafePointer<UInt8>, Int) -> R?
+) throws(AddressParseError) -> R {
+    if string.utf8.withContiguousStorageIfAvailable({ _ in }) == nil,
+        let value = withUTF8Bytes(string, { bytes in bytes.baseAddress.flatMap { decoder($0, bytes.count) } })
+    {
+        return value
+    }
+    throw .rejected(string, by: grammar)
+}
+
+/// Runs a decoder or fast path over the UTF-8 bytes of `string` (nil if the string is
+/// empty, which no grammar takes, or not stored contiguously, which native strings always
+/// are).
 @inlinable @inline(__always)
 func withFastPath<R>(_ string: String, _ body: (UnsafePointer<UInt8>, Int) -> R?) -> R? {
     let result = string.utf8.withContiguousStorageIfAvailable { buffer -> R? in
