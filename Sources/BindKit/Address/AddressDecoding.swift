@@ -126,7 +126,6 @@ func decodeIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end:
     var bits: UInt128 = 0  // the groups read, the last in the low 16 bits
     var groups = 0  // more than 8 are refused at the end (the extra bits shift out)
     var gapGroup = -1  // groups before "::"
-    var gapEnd = -1  // the offset just after "::"
     while true {
         // One group: up to four hex digits, then `next`, the class of the byte after.
         var value: UInt32 = 0
@@ -173,7 +172,6 @@ func decodeIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end:
                 // The second colon of "::" (a third one is refused).
                 guard gapGroup < 0 else { return nil }
                 gapGroup = groups
-                gapEnd = i
                 continue
             }
             bits = bits << 16 | UInt128(value)
@@ -199,9 +197,11 @@ func decodeIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end:
         if length > 0 {
             bits = bits << 16 | UInt128(value)
             groups &+= 1
-        } else if i != gapEnd {
-            // Nothing after a single ':' (or nothing at all): refused.
-            return nil
+        } else {
+            // Nothing after a ':' is "::" (which the loop passed just before) or a refusal;
+            // nothing at all too. (Bytes before `i` were read, so `p[i - 2]` was a ':'
+            // only after a "::".)
+            guard i >= 2, p[i &- 2] == ASCII.colon else { return nil }
         }
         break
     }
