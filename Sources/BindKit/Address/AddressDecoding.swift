@@ -126,7 +126,6 @@ func decodeIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end:
     var bits: UInt128 = 0  // the groups read, the last in the low 16 bits
     var groups = 0  // more than 8 are refused at the end (the extra bits shift out)
     var gapGroup = -1  // groups before "::"
-    var gapEnd = -1  // the offset just after "::"
     while true {
         // One group: up to four hex digits, then `next`, the class of the byte after.
         var value: UInt32 = 0
@@ -173,7 +172,6 @@ func decodeIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end:
                 // The second colon of "::" (a third one is refused).
                 guard gapGroup < 0 else { return nil }
                 gapGroup = groups
-                gapEnd = i
                 continue
             }
             bits = bits << 16 | UInt128(value)
@@ -199,9 +197,11 @@ func decodeIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end:
         if length > 0 {
             bits = bits << 16 | UInt128(value)
             groups &+= 1
-        } else if i != gapEnd {
-            // Nothing after a single ':' (or nothing at all): refused.
-            return nil
+        } else {
+            // Nothing after a ':' is "::" (which the loop passed just before) or a refusal;
+            // nothing at all too. (Bytes before `i` were read, so `p[i - 2]` was a ':'
+            // only after a "::".)
+            guard i >= 2, p[i &- 2] == ASCII.colon else { return nil }
         }
         break
     }
@@ -241,7 +241,10 @@ func decodeIPAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPAddress? {
 
 /// An IPv6 address with an optional zone; nil when the bytes are not one.
 /// (Not inlined into `decodeIPAddress`, so that the IPv4 path there stays small.)
-@usableFromInline @inline(never)
+/// Read-only for the optimizer (`@_effects(readonly)`: it writes no memory but its own
+/// stack; a refused zone only passes the runtime's throw hook): so a caller's loop may
+/// keep borrowing the string it parses across the call.
+@usableFromInline @inline(never) @_effects(readonly)
 func decodeIPv6Address(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPv6Address? {
     guard let (bits, end) = decodeIPv6(p, count) else { return nil }
     if end == count { return IPv6Address(bits: bits, zone: .none) }
@@ -283,18 +286,21 @@ func fastSocketAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> SocketAddress
 }
 
 /// After `withFastPath(string, decoder)` gave nil: the error of `grammar`, unless the
-/// string is not stored contiguously (never a native string), when `decoder` reads a copy.
+/// string is not stored contiguously (never a native string), when `decoder` reads a
+/// contiguous copy.
 ///
-/// The public entry points call this out of line, from the `else` of their
-/// `withFastPath`: any other shape (`withFastPath(…) ?? decodeCopy(…)`, a `switch` on the
-/// outer optional) makes a caller's loop retain and release each string it parses.
+/// The public entry points call this (through an out-of-line wrapper per grammar) with
+/// `copy string`, the only copy they make: the string is consumed into the error, and
+/// until then the caller only borrows it. A caller's loop over an array of strings then
+/// borrows each element instead of retaining and releasing it, which it does as soon as
+/// anything that may write memory (an opaque call) runs while the string is in use.
+@inline(__always)
 func decodeSlowly<R>(
-    _ string: String, _ grammar: AddressParseError.Grammar, _ decoder: (UnsafePointer<UInt8>, Int) -> R?
+    _ string: consuming String, _ grammar: AddressParseError.Grammar, _ decoder: (UnsafePointer<UInt8>, Int) -> R?
 ) throws(AddressParseError) -> R {
-    if string.utf8.withContiguousStorageIfAvailable({ _ in }) == nil,
-        let value = withUTF8Bytes(string, { bytes in bytes.baseAddress.flatMap { decoder($0, bytes.count) } })
-    {
-        return value
+    if !string.isContiguousUTF8 {
+        string.makeContiguousUTF8()
+        if let value = withFastPath(string, decoder) { return value }
     }
     throw .rejected(string, by: grammar)
 }

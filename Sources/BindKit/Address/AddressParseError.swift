@@ -88,8 +88,8 @@ public struct AddressParseError: Error, Sendable, Equatable, CustomStringConvert
         self.init(input: input, source: .custom(CustomProblem(position: position, problem: problem)))
     }
 
-    /// The error for an input that `grammar` refuses.
-    static func rejected(_ input: String, by grammar: Grammar) -> AddressParseError {
+    /// The error for an input that `grammar` refuses (which it keeps without a copy).
+    static func rejected(_ input: consuming String, by grammar: Grammar) -> AddressParseError {
         AddressParseError(input: input, source: .rejected(grammar))
     }
 

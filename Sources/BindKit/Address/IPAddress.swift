@@ -12,14 +12,14 @@ public enum IPAddress: Hashable, Sendable, Codable, CustomStringConvertible, Los
     @inlinable
     public init(parsing string: borrowing String) throws(AddressParseError) {
         guard let address = withFastPath(string, decodeIPAddress) else {
-            self = try Self.decodeSlowly(string)
+            self = try Self.decodeSlowly(copy string)
             return
         }
         self = address
     }
 
     @usableFromInline @inline(never)
-    static func decodeSlowly(_ string: String) throws(AddressParseError) -> IPAddress {
+    static func decodeSlowly(_ string: consuming String) throws(AddressParseError) -> IPAddress {
         try BindKit.decodeSlowly(string, .either, decodeIPAddress)
     }
 

@@ -47,14 +47,14 @@ public struct IPv4Address: Hashable, Sendable, Comparable, Codable, CustomString
     @inlinable
     public init(parsing string: borrowing String) throws(AddressParseError) {
         guard let value = withFastPath(string, decodeIPv4) else {
-            rawValue = try Self.decodeSlowly(string)
+            rawValue = try Self.decodeSlowly(copy string)
             return
         }
         rawValue = value
     }
 
     @usableFromInline @inline(never)
-    static func decodeSlowly(_ string: String) throws(AddressParseError) -> UInt32 {
+    static func decodeSlowly(_ string: consuming String) throws(AddressParseError) -> UInt32 {
         try BindKit.decodeSlowly(string, .ipv4, decodeIPv4)
     }
 

@@ -151,14 +151,14 @@ public struct IPv6Address: Hashable, Sendable, Comparable, Codable, CustomString
     @inlinable
     public init(parsing string: borrowing String) throws(AddressParseError) {
         guard let address = withFastPath(string, decodeIPv6Address) else {
-            self = try Self.decodeSlowly(string)
+            self = try Self.decodeSlowly(copy string)
             return
         }
         self = address
     }
 
     @usableFromInline @inline(never)
-    static func decodeSlowly(_ string: String) throws(AddressParseError) -> IPv6Address {
+    static func decodeSlowly(_ string: consuming String) throws(AddressParseError) -> IPv6Address {
         try BindKit.decodeSlowly(string, .ipv6, decodeIPv6Address)
     }
 
