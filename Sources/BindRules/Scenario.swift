@@ -112,21 +112,10 @@ public enum SocketOptionSetting: Hashable, Sendable {
     }
 }
 
-/// What a step is expected to give: success or one error.
-public enum Expectation: Hashable, Sendable, CustomStringConvertible {
-    case ok
-    /// The primary errno name, e.g. `"EADDRINUSE"` (an alias in the file, such as
-    /// `EWOULDBLOCK`, is stored as its primary name, `EAGAIN`).
-    case errno(String)
-
-    /// `"ok"` or the errno name.
-    public var description: String {
-        switch self {
-        case .ok: "ok"
-        case .errno(let name): name
-        }
-    }
-}
+/// What a step is expected to give: success or one error, the same values the model and the
+/// kernel give (``Outcome``). In an `.errno` the primary name, e.g. `"EADDRINUSE"` (an alias in
+/// the file, such as `EWOULDBLOCK`, is stored as its primary name, `EAGAIN`).
+public typealias Expectation = Outcome
 
 /// What a step does.
 public enum StepAction: Hashable, Sendable {
