@@ -163,11 +163,8 @@ enum CellRun {
         // The model.
         let m = modelOutcome(cell, steps, model: model, explain: explain)
         // The kernel.
-        let k = outcome(cell, setup: setup, leaveTW: leaveTW, second: second, perform: { step, _ in
-            (executor.perform(step), nil)
-        }, leaveTimeWait: {
-            (executor.leaveTimeWait("a"), nil)
-        })
+        var kernel = KernelSide(executor: executor)
+        let k = outcome(cell, setup: setup, leaveTW: leaveTW, second: second, on: &kernel)
         executor.closeAll()
         if !explain && m.0 != k.0 {
             return MatrixRecord(cell: cell, model: m.0, kernel: k.0, reason: modelOutcome(cell, steps, model: model, explain: true).1)
@@ -180,67 +177,98 @@ enum CellRun {
         _ cell: MatrixCell, _ steps: (setup: [Step], leaveTimeWait: Bool, second: [Step]), model: BindModel, explain: Bool
     ) -> (CellOutcome, String?) {
         // Without `explain`, the reasons keep their rule names only (outcomes are the same).
-        let model = model.explains == explain ? model : model.explaining(explain)
-        var table = SocketTable()
-        let result = outcome(cell, setup: steps.setup, leaveTW: steps.leaveTimeWait, second: steps.second, perform: { step, _ in
-            let p = model.apply(step, to: &table)
-            return (p.outcome, p.reason)
-        }, leaveTimeWait: {
-            let p = model.leaveTimeWait("a", in: table)
-            table = p.table
-            return (p.outcome, p.reason)
-        })
+        var side = ModelSide(model: model.explains == explain ? model : model.explaining(explain))
+        let result = outcome(cell, setup: steps.setup, leaveTW: steps.leaveTimeWait, second: steps.second, on: &side)
         return explain ? result : (result.0, nil)
     }
 
-    /// Runs a cell's steps through one side and folds the results.
-    static func outcome(
-        _ cell: MatrixCell, setup: [Step], leaveTW: Bool, second: [Step],
-        perform: (Step, _ explain: Bool) -> Answer, leaveTimeWait: () -> Answer
+    /// The steps a fold adds, made once.
+    private static let listenA = Step(id: "a", action: .listen(backlog: 128))
+    private static let listenB = Step(id: "b", action: .listen(backlog: 128))
+    private static let closeA = Step(id: "a", action: .close)
+
+    /// Runs a cell's steps through one side and folds the results. Generic over the side (not
+    /// closures): specialized for each, steps pass without being copied and answers are
+    /// destroyed inline.
+    static func outcome<Side: CellSide>(
+        _ cell: MatrixCell, setup: [Step], leaveTW: Bool, second: [Step], on side: inout Side
     ) -> (CellOutcome, String?) {
+        func perform(_ step: Step) -> Answer { side.perform(step) }
         let isTCP = (cell.secondTransport ?? cell.transport) == .tcp
         if second.isEmpty {
             // A single socket: its creation, its bind, and for TCP its listen.
-            let created = perform(setup[0], false)
-            let bound = perform(setup[1], true)
+            let created = perform(setup[0])
+            let bound = perform(setup[1])
             var listen: String?
             var reason = bound.reason?.description
             if isTCP && bound.outcome == .ok {
-                let l = perform(Step(id: "a", action: .listen(backlog: 128)), true)
+                let l = perform(listenA)
                 listen = l.outcome.description
                 if l.outcome != .ok { reason = l.reason?.description }
             }
-            _ = perform(Step(id: "a", action: .close), false)
+            _ = perform(closeA)
             return (CellOutcome(setup: created.outcome.description, bind: bound.outcome.description, listen: listen), reason)
         }
         var setupResult = "ok"
         // The first socket's steps stop at its first failure (no listen() after a failed bind).
-        for step in setup {
-            let p = perform(step, false)
+        for i in setup.indices {
+            let p = perform(setup[i])
             if p.outcome != .ok {
-                setupResult = "\(step.op) \(p.outcome)"
+                setupResult = "\(setup[i].op) \(p.outcome)"
                 break
             }
         }
         if leaveTW && setupResult == "ok" {
-            let p = leaveTimeWait()
+            let p = side.leaveTimeWait()
             if p.outcome != .ok { setupResult = "timewait \(p.outcome)" }
-            _ = perform(Step(id: "a", action: .close), false)
+            _ = perform(closeA)
         }
-        let created = perform(second[0], false)
+        let created = perform(second[0])
         guard created.outcome == .ok else {
             return (CellOutcome(setup: setupResult, bind: "socket \(created.outcome)", listen: nil), created.reason?.description)
         }
-        let bound = perform(second[1], true)
+        let bound = perform(second[1])
         var reason = bound.reason?.description
         var listen: String?
         if isTCP && bound.outcome == .ok {
-            let l = perform(Step(id: "b", action: .listen(backlog: 128)), true)
+            let l = perform(listenB)
             listen = l.outcome.description
             if l.outcome != .ok { reason = l.reason?.description }
         }
         return (CellOutcome(setup: setupResult, bind: bound.outcome.description, listen: listen), reason)
     }
+}
+
+/// One side of a cell, as `CellRun.outcome` drives it.
+protocol CellSide {
+    mutating func perform(_ step: Step) -> CellRun.Answer
+    /// Leaves a TIME_WAIT entry from the listening socket "a".
+    mutating func leaveTimeWait() -> CellRun.Answer
+}
+
+/// The model's side: a table of its own, threaded through the steps.
+struct ModelSide: CellSide {
+    let model: BindModel
+    var table = SocketTable()
+
+    mutating func perform(_ step: Step) -> CellRun.Answer {
+        let p = model.apply(step, to: &table)
+        return (p.outcome, p.reason)
+    }
+
+    mutating func leaveTimeWait() -> CellRun.Answer {
+        let p = model.leaveTimeWait("a", in: table)
+        table = p.table
+        return (p.outcome, p.reason)
+    }
+}
+
+/// The kernel's side (the executor gives no reasons).
+struct KernelSide: CellSide {
+    let executor: KernelExecutor
+
+    func perform(_ step: Step) -> CellRun.Answer { (executor.perform(step), nil) }
+    func leaveTimeWait() -> CellRun.Answer { (executor.leaveTimeWait("a"), nil) }
 }
 
 /// Shared between the workers.
