@@ -78,11 +78,11 @@ public enum MatrixRunner {
                 do {
                     try withPrivateNamespace(sysctls: chunk.sysctls.map { ($0.name, $0.value) }) { nsFacts in
                         counters.facts.withLock { if $0[chunk.sysctls] == nil { $0[chunk.sysctls] = nsFacts } }
-                        let model = BindModel(host: ModelHost(facts: nsFacts), explains: false)
+                        var model = ModelSide(model: BindModel(host: ModelHost(facts: nsFacts), explains: false))
                         let executor = KernelExecutor()
                         for (n, i) in chunk.indexes.enumerated() {
                             let port = firstPort &+ UInt16(n)
-                            var r = CellRun.run(cells[i], port: port, model: model, executor: executor)
+                            var r = CellRun.run(cells[i], port: port, model: &model, executor: executor)
                             r.port = port
                             results.set(i, r)
                             let d = counters.done.wrappingAdd(1, ordering: .relaxed).newValue
@@ -109,7 +109,7 @@ public enum MatrixRunner {
     public static func runOnHost(_ cells: [MatrixCell], progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Summary {
         let start = ContinuousClock.now
         let facts = try HostFacts.current()
-        let model = BindModel(host: ModelHost(facts: facts))
+        var model = ModelSide(model: BindModel(host: ModelHost(facts: facts)))
         let executor = KernelExecutor()
         let hostAddresses: Set<String> = ["0.0.0.0", "127.0.0.1", "127.0.0.2", "::", "::1", "::ffff:0.0.0.0", "::ffff:127.0.0.1"]
         var records: [MatrixRecord] = []
@@ -130,7 +130,7 @@ public enum MatrixRunner {
                 records.append(MatrixRecord(cell: cell, model: nil, kernel: nil, reason: nil, skipped: "no free port"))
                 continue
             }
-            var r = CellRun.run(cell, port: port, model: model, executor: executor, explain: true)
+            var r = CellRun.run(cell, port: port, model: &model, executor: executor, explain: true)
             r.port = port
             if !r.agrees { bad += 1 }
             records.append(r)
@@ -157,17 +157,17 @@ enum CellRun {
 
     /// Both sides of one cell. The model's words (`reason`) are built only with `explain`, or when
     /// the sides disagree; `MatrixRunner.explain` adds them to records later.
-    static func run(_ cell: MatrixCell, port: UInt16, model: BindModel, executor: KernelExecutor, explain: Bool = false) -> MatrixRecord {
+    static func run(_ cell: MatrixCell, port: UInt16, model: inout ModelSide, executor: KernelExecutor, explain: Bool = false) -> MatrixRecord {
         let steps = Matrix.steps(cell, port: port)
         let (setup, leaveTW, second) = steps
         // The model.
-        let m = modelOutcome(cell, steps, model: model, explain: explain)
+        let m = modelOutcome(cell, steps, side: &model, explain: explain)
         // The kernel.
         var kernel = KernelSide(executor: executor)
         let k = outcome(cell, setup: setup, leaveTW: leaveTW, second: second, on: &kernel)
         executor.closeAll()
         if !explain && m.0 != k.0 {
-            return MatrixRecord(cell: cell, model: m.0, kernel: k.0, reason: modelOutcome(cell, steps, model: model, explain: true).1)
+            return MatrixRecord(cell: cell, model: m.0, kernel: k.0, reason: modelOutcome(cell, steps, model: model.model, explain: true).1)
         }
         return MatrixRecord(cell: cell, model: m.0, kernel: k.0, reason: m.1)
     }
@@ -176,8 +176,17 @@ enum CellRun {
     static func modelOutcome(
         _ cell: MatrixCell, _ steps: (setup: [Step], leaveTimeWait: Bool, second: [Step]), model: BindModel, explain: Bool
     ) -> (CellOutcome, String?) {
+        var side = ModelSide(model: model)
+        return modelOutcome(cell, steps, side: &side, explain: explain)
+    }
+
+    /// The model's side of a cell, on `side`'s table (emptied first, its storage reused).
+    static func modelOutcome(
+        _ cell: MatrixCell, _ steps: (setup: [Step], leaveTimeWait: Bool, second: [Step]), side: inout ModelSide, explain: Bool
+    ) -> (CellOutcome, String?) {
         // Without `explain`, the reasons keep their rule names only (outcomes are the same).
-        var side = ModelSide(model: model.explains == explain ? model : model.explaining(explain))
+        if side.model.explains != explain { side.model = side.model.explaining(explain) }
+        side.table.removeAll()
         let result = outcome(cell, setup: steps.setup, leaveTW: steps.leaveTimeWait, second: steps.second, on: &side)
         return explain ? result : (result.0, nil)
     }
@@ -246,9 +255,10 @@ protocol CellSide {
     mutating func leaveTimeWait() -> CellRun.Answer
 }
 
-/// The model's side: a table of its own, threaded through the steps.
+/// The model's side: a table of its own, threaded through the steps. A worker keeps one for
+/// all its cells, so that each cell's table reuses the last one's storage.
 struct ModelSide: CellSide {
-    let model: BindModel
+    var model: BindModel
     var table = SocketTable()
 
     mutating func perform(_ step: Step) -> CellRun.Answer {
