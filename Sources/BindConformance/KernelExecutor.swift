@@ -4,13 +4,16 @@ import CBindShim
 import Foundation
 import SystemPackage
 
-/// A socket the executor holds, with the credentials it runs under.
+/// A socket the executor holds, with its id and the credentials it runs under.
 final class KernelSocket {
+    let id: String
     let socket: Socket
     var uid: UInt32
-    var caps: Set<Capability>
+    /// The effective capabilities, as a mask (bit N = capability N).
+    var caps: UInt64
 
-    init(_ socket: consuming Socket, uid: UInt32, caps: Set<Capability>) {
+    init(_ socket: consuming Socket, id: String, uid: UInt32, caps: UInt64) {
+        self.id = id
         self.socket = socket
         self.uid = uid
         self.caps = caps
@@ -21,10 +24,15 @@ final class KernelSocket {
 /// inside a private network namespace (see `withPrivateNamespace`). Every socket it opens is closed
 /// when the executor is released; credentials are restored after every step.
 final class KernelExecutor {
-    private var sockets: [String: KernelSocket] = [:]
-    private var ports: [String: UInt16] = [:]
+    /// The open sockets and the ports named by id: a cell has two or three, so a list searched
+    /// in order is cheaper than a dictionary (kept allocated from one cell to the next).
+    private var sockets: [KernelSocket] = []
+    private var ports: [(id: String, port: UInt16)] = []
+    /// Interface indexes of the zone names bound so far (a step changes no interface, so a
+    /// name is looked up once, not for every bind).
+    private var interfaceIndexes: [(name: String, index: UInt32)] = []
     /// Every capability, as a socket created by uid 0 without `caps` holds them.
-    private let allCaps = Set(Capability.allCases)
+    private let allCaps = Capability.mask(of: Set(Capability.allCases))
     /// The thread's permitted set: the most any step can hold.
     private let permitted: UInt64 = {
         var c = bk_capsets()
@@ -37,28 +45,28 @@ final class KernelExecutor {
         case .socket(let family, let transport, let options):
             return createSocket(step.id ?? "", family, transport, options)
         case .setsockopt(let option):
-            guard let id = step.id, let s = sockets[id] else { return .errno("EBADF") }
+            guard let s = socket(step.id) else { return .errno("EBADF") }
             return asCreds(s.uid, s.caps) { setOption(option, on: s) }
         case .bind(let spec):
-            guard let id = step.id, let s = sockets[id] else { return .errno("EBADF") }
+            guard let s = socket(step.id) else { return .errno("EBADF") }
             guard let address = resolve(spec) else { return .errno("EINVAL") }
             return asCreds(s.uid, s.caps) {
                 outcome { () throws(SocketError) in
                     try s.socket.bind(to: address)
-                    ports[id] = try s.socket.localAddress.port
+                    setPort(s.id, try s.socket.localPort)
                 }
             }
         case .listen(let backlog):
-            guard let id = step.id, let s = sockets[id] else { return .errno("EBADF") }
+            guard let s = socket(step.id) else { return .errno("EBADF") }
             return asCreds(s.uid, s.caps) {
                 outcome { () throws(SocketError) in
                     try s.socket.listen(backlog: backlog)
-                    ports[id] = try s.socket.localAddress.port
+                    setPort(s.id, try s.socket.localPort)
                 }
             }
         case .close:
-            guard let id = step.id, let s = sockets.removeValue(forKey: id) else { return .errno("EBADF") }
-            _ = s  // released here: the socket closes in deinit
+            guard let i = sockets.firstIndex(where: { $0.id == step.id }) else { return .errno("EBADF") }
+            sockets.remove(at: i)  // released here: the socket closes in deinit
             return .ok
         case .timewait(let spec, let reuseaddr):
             guard let address = resolve(spec) else { return .errno("EINVAL") }
@@ -66,11 +74,35 @@ final class KernelExecutor {
         }
     }
 
+    private func socket(_ id: String?) -> KernelSocket? {
+        sockets.first { $0.id == id }
+    }
+
+    private func setPort(_ id: String, _ port: UInt16) {
+        if let i = ports.firstIndex(where: { $0.id == id }) { ports[i].port = port } else { ports.append((id, port)) }
+    }
+
     private func resolve(_ spec: AddressSpec) -> SocketAddress? {
+        let ip = withZoneIndex(spec.ip)
         switch spec.port {
-        case .number(let n): return SocketAddress(ip: spec.ip, port: n)
-        case .reference(let id): return ports[id].map { SocketAddress(ip: spec.ip, port: $0) }
+        case .number(let n): return SocketAddress(ip: ip, port: n)
+        case .reference(let id): return ports.first { $0.id == id }.map { SocketAddress(ip: ip, port: $0.port) }
         }
+    }
+
+    /// `ip` with a zone name replaced by its interface index, looked up once per name. A name
+    /// that names no interface stays (bind reports it as the kernel would).
+    private func withZoneIndex(_ ip: IPAddress) -> IPAddress {
+        guard case .v6(var a) = ip, case .name(let name)? = a.zone else { return ip }
+        if let known = interfaceIndexes.first(where: { $0.name == name }) {
+            a.zone = .index(known.index)
+        } else {
+            let index = bk_if_nametoindex(name)
+            guard index > 0 else { return ip }
+            interfaceIndexes.append((name, UInt32(index)))
+            a.zone = .index(UInt32(index))
+        }
+        return .v6(a)
     }
 
     private func outcome(_ body: () throws(SocketError) -> Void) -> Outcome {
@@ -94,9 +126,9 @@ final class KernelExecutor {
     /// Runs `body` with the thread's effective uid and capabilities set as given. Only this
     /// thread changes (raw setresuid, capset), and only when they differ from what it holds;
     /// `restoreCredentials()` goes back to uid 0 with every permitted capability.
-    private func asCreds(_ uid: UInt32, _ caps: Set<Capability>, _ body: () -> Outcome) -> Outcome {
+    private func asCreds(_ uid: UInt32, _ caps: UInt64, _ body: () -> Outcome) -> Outcome {
         // Only what the process holds can be made effective (a container may lack some).
-        become(uid, Capability.mask(of: caps) & permitted)
+        become(uid, caps & permitted)
         return body()
     }
 
@@ -123,12 +155,12 @@ final class KernelExecutor {
             if case .uid(let u) = o { uid = u }
             if case .caps(let c) = o { caps = c }
         }
-        let effective = caps ?? (uid == 0 ? allCaps : [])
+        let effective = caps.map(Capability.mask(of:)) ?? (uid == 0 ? allCaps : 0)
         return asCreds(uid, effective) {
             let s: Socket
             do throws(SocketError) { s = try Socket(family: family, transport: transport) } catch { return .errno(error.errnoName) }
-            let held = KernelSocket(s, uid: uid, caps: effective)
-            sockets[id] = held
+            let held = KernelSocket(s, id: id, uid: uid, caps: effective)
+            if let i = sockets.firstIndex(where: { $0.id == id }) { sockets[i] = held } else { sockets.append(held) }
             for o in options {
                 if case .uid = o { continue }
                 if case .caps = o { continue }
@@ -145,7 +177,7 @@ final class KernelExecutor {
             s.uid = u
             return .ok
         case .caps(let c):
-            s.caps = c
+            s.caps = Capability.mask(of: c)
             return .ok
         case .reuseaddr(let v): return outcome { () throws(SocketError) in try s.socket.setReuseAddress(v) }
         case .reuseport(let v): return outcome { () throws(SocketError) in try s.socket.setReusePort(v) }
@@ -167,7 +199,7 @@ final class KernelExecutor {
             try listener.setReuseAddress(reuseaddr)
             try listener.bind(to: address)
             try listener.listen(backlog: 4)
-            if let id { ports[id] = try listener.localAddress.port }
+            if let id { setPort(id, try listener.localPort) }
             try Self.connectAndCloseAccepted(listener)
             return .ok
         } catch {
@@ -177,7 +209,7 @@ final class KernelExecutor {
 
     /// Leaves a TIME_WAIT entry from the listening socket `id`, which stays open.
     func leaveTimeWait(_ id: String) -> Outcome {
-        guard let s = sockets[id] else { return .errno("EBADF") }
+        guard let s = socket(id) else { return .errno("EBADF") }
         restoreCredentials()
         return outcome { () throws(SocketError) in try Self.connectAndCloseAccepted(s.socket) }
     }
@@ -225,8 +257,8 @@ final class KernelExecutor {
 
     /// Closes every socket (the executor can then run another cell).
     func closeAll() {
-        sockets.removeAll()
-        ports.removeAll()
+        sockets.removeAll(keepingCapacity: true)
+        ports.removeAll(keepingCapacity: true)
         restoreCredentials()
     }
 

@@ -11,11 +11,11 @@ public enum MatrixBench {
     public static func oneWorker(_ cells: [MatrixCell]) throws -> (swift: Double, c: Double) {
         let plain = cells.filter { $0.sysctls.isEmpty }
         let swift = try withPrivateNamespace { facts in
-            let model = BindModel(host: ModelHost(facts: facts), explains: false)
+            var model = ModelSide(model: BindModel(host: ModelHost(facts: facts), explains: false))
             let executor = KernelExecutor()
             let start = ContinuousClock.now
             for (i, cell) in plain.enumerated() {
-                _ = CellRun.run(cell, port: MatrixRunner.firstPort &+ UInt16(i), model: model, executor: executor)
+                _ = CellRun.run(cell, port: MatrixRunner.firstPort &+ UInt16(i), model: &model, executor: executor)
             }
             return seconds(ContinuousClock.now - start)
         }

@@ -78,11 +78,11 @@ public enum MatrixRunner {
                 do {
                     try withPrivateNamespace(sysctls: chunk.sysctls.map { ($0.name, $0.value) }) { nsFacts in
                         counters.facts.withLock { if $0[chunk.sysctls] == nil { $0[chunk.sysctls] = nsFacts } }
-                        let model = BindModel(host: ModelHost(facts: nsFacts), explains: false)
+                        var model = ModelSide(model: BindModel(host: ModelHost(facts: nsFacts), explains: false))
                         let executor = KernelExecutor()
                         for (n, i) in chunk.indexes.enumerated() {
                             let port = firstPort &+ UInt16(n)
-                            var r = CellRun.run(cells[i], port: port, model: model, executor: executor)
+                            var r = CellRun.run(cells[i], port: port, model: &model, executor: executor)
                             r.port = port
                             results.set(i, r)
                             let d = counters.done.wrappingAdd(1, ordering: .relaxed).newValue
@@ -109,7 +109,7 @@ public enum MatrixRunner {
     public static func runOnHost(_ cells: [MatrixCell], progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Summary {
         let start = ContinuousClock.now
         let facts = try HostFacts.current()
-        let model = BindModel(host: ModelHost(facts: facts))
+        var model = ModelSide(model: BindModel(host: ModelHost(facts: facts)))
         let executor = KernelExecutor()
         let hostAddresses: Set<String> = ["0.0.0.0", "127.0.0.1", "127.0.0.2", "::", "::1", "::ffff:0.0.0.0", "::ffff:127.0.0.1"]
         var records: [MatrixRecord] = []
@@ -130,7 +130,7 @@ public enum MatrixRunner {
                 records.append(MatrixRecord(cell: cell, model: nil, kernel: nil, reason: nil, skipped: "no free port"))
                 continue
             }
-            var r = CellRun.run(cell, port: port, model: model, executor: executor, explain: true)
+            var r = CellRun.run(cell, port: port, model: &model, executor: executor, explain: true)
             r.port = port
             if !r.agrees { bad += 1 }
             records.append(r)
@@ -157,20 +157,17 @@ enum CellRun {
 
     /// Both sides of one cell. The model's words (`reason`) are built only with `explain`, or when
     /// the sides disagree; `MatrixRunner.explain` adds them to records later.
-    static func run(_ cell: MatrixCell, port: UInt16, model: BindModel, executor: KernelExecutor, explain: Bool = false) -> MatrixRecord {
+    static func run(_ cell: MatrixCell, port: UInt16, model: inout ModelSide, executor: KernelExecutor, explain: Bool = false) -> MatrixRecord {
         let steps = Matrix.steps(cell, port: port)
         let (setup, leaveTW, second) = steps
         // The model.
-        let m = modelOutcome(cell, steps, model: model, explain: explain)
+        let m = modelOutcome(cell, steps, side: &model, explain: explain)
         // The kernel.
-        let k = outcome(cell, setup: setup, leaveTW: leaveTW, second: second, perform: { step, _ in
-            (executor.perform(step), nil)
-        }, leaveTimeWait: {
-            (executor.leaveTimeWait("a"), nil)
-        })
+        var kernel = KernelSide(executor: executor)
+        let k = outcome(cell, setup: setup, leaveTW: leaveTW, second: second, on: &kernel)
         executor.closeAll()
         if !explain && m.0 != k.0 {
-            return MatrixRecord(cell: cell, model: m.0, kernel: k.0, reason: modelOutcome(cell, steps, model: model, explain: true).1)
+            return MatrixRecord(cell: cell, model: m.0, kernel: k.0, reason: modelOutcome(cell, steps, model: model.model, explain: true).1)
         }
         return MatrixRecord(cell: cell, model: m.0, kernel: k.0, reason: m.1)
     }
@@ -179,68 +176,109 @@ enum CellRun {
     static func modelOutcome(
         _ cell: MatrixCell, _ steps: (setup: [Step], leaveTimeWait: Bool, second: [Step]), model: BindModel, explain: Bool
     ) -> (CellOutcome, String?) {
+        var side = ModelSide(model: model)
+        return modelOutcome(cell, steps, side: &side, explain: explain)
+    }
+
+    /// The model's side of a cell, on `side`'s table (emptied first, its storage reused).
+    static func modelOutcome(
+        _ cell: MatrixCell, _ steps: (setup: [Step], leaveTimeWait: Bool, second: [Step]), side: inout ModelSide, explain: Bool
+    ) -> (CellOutcome, String?) {
         // Without `explain`, the reasons keep their rule names only (outcomes are the same).
-        let model = model.explains == explain ? model : model.explaining(explain)
-        var table = SocketTable()
-        let result = outcome(cell, setup: steps.setup, leaveTW: steps.leaveTimeWait, second: steps.second, perform: { step, _ in
-            let p = model.apply(step, to: &table)
-            return (p.outcome, p.reason)
-        }, leaveTimeWait: {
-            let p = model.leaveTimeWait("a", in: table)
-            table = p.table
-            return (p.outcome, p.reason)
-        })
+        if side.model.explains != explain { side.model = side.model.explaining(explain) }
+        side.table.removeAll()
+        let result = outcome(cell, setup: steps.setup, leaveTW: steps.leaveTimeWait, second: steps.second, on: &side)
         return explain ? result : (result.0, nil)
     }
 
-    /// Runs a cell's steps through one side and folds the results.
-    static func outcome(
-        _ cell: MatrixCell, setup: [Step], leaveTW: Bool, second: [Step],
-        perform: (Step, _ explain: Bool) -> Answer, leaveTimeWait: () -> Answer
+    /// The steps a fold adds, made once.
+    private static let listenA = Step(id: "a", action: .listen(backlog: 128))
+    private static let listenB = Step(id: "b", action: .listen(backlog: 128))
+    private static let closeA = Step(id: "a", action: .close)
+
+    /// Runs a cell's steps through one side and folds the results. Generic over the side (not
+    /// closures): specialized for each, steps pass without being copied and answers are
+    /// destroyed inline.
+    static func outcome<Side: CellSide>(
+        _ cell: MatrixCell, setup: [Step], leaveTW: Bool, second: [Step], on side: inout Side
     ) -> (CellOutcome, String?) {
+        func perform(_ step: Step) -> Answer { side.perform(step) }
         let isTCP = (cell.secondTransport ?? cell.transport) == .tcp
         if second.isEmpty {
             // A single socket: its creation, its bind, and for TCP its listen.
-            let created = perform(setup[0], false)
-            let bound = perform(setup[1], true)
+            let created = perform(setup[0])
+            let bound = perform(setup[1])
             var listen: String?
             var reason = bound.reason?.description
             if isTCP && bound.outcome == .ok {
-                let l = perform(Step(id: "a", action: .listen(backlog: 128)), true)
+                let l = perform(listenA)
                 listen = l.outcome.description
                 if l.outcome != .ok { reason = l.reason?.description }
             }
-            _ = perform(Step(id: "a", action: .close), false)
+            _ = perform(closeA)
             return (CellOutcome(setup: created.outcome.description, bind: bound.outcome.description, listen: listen), reason)
         }
         var setupResult = "ok"
         // The first socket's steps stop at its first failure (no listen() after a failed bind).
-        for step in setup {
-            let p = perform(step, false)
+        for i in setup.indices {
+            let p = perform(setup[i])
             if p.outcome != .ok {
-                setupResult = "\(step.op) \(p.outcome)"
+                setupResult = "\(setup[i].op) \(p.outcome)"
                 break
             }
         }
         if leaveTW && setupResult == "ok" {
-            let p = leaveTimeWait()
+            let p = side.leaveTimeWait()
             if p.outcome != .ok { setupResult = "timewait \(p.outcome)" }
-            _ = perform(Step(id: "a", action: .close), false)
+            _ = perform(closeA)
         }
-        let created = perform(second[0], false)
+        let created = perform(second[0])
         guard created.outcome == .ok else {
             return (CellOutcome(setup: setupResult, bind: "socket \(created.outcome)", listen: nil), created.reason?.description)
         }
-        let bound = perform(second[1], true)
+        let bound = perform(second[1])
         var reason = bound.reason?.description
         var listen: String?
         if isTCP && bound.outcome == .ok {
-            let l = perform(Step(id: "b", action: .listen(backlog: 128)), true)
+            let l = perform(listenB)
             listen = l.outcome.description
             if l.outcome != .ok { reason = l.reason?.description }
         }
         return (CellOutcome(setup: setupResult, bind: bound.outcome.description, listen: listen), reason)
     }
+}
+
+/// One side of a cell, as `CellRun.outcome` drives it.
+protocol CellSide {
+    mutating func perform(_ step: Step) -> CellRun.Answer
+    /// Leaves a TIME_WAIT entry from the listening socket "a".
+    mutating func leaveTimeWait() -> CellRun.Answer
+}
+
+/// The model's side: a table of its own, threaded through the steps. A worker keeps one for
+/// all its cells, so that each cell's table reuses the last one's storage.
+struct ModelSide: CellSide {
+    var model: BindModel
+    var table = SocketTable()
+
+    mutating func perform(_ step: Step) -> CellRun.Answer {
+        let p = model.apply(step, to: &table)
+        return (p.outcome, p.reason)
+    }
+
+    mutating func leaveTimeWait() -> CellRun.Answer {
+        let p = model.leaveTimeWait("a", in: table)
+        table = p.table
+        return (p.outcome, p.reason)
+    }
+}
+
+/// The kernel's side (the executor gives no reasons).
+struct KernelSide: CellSide {
+    let executor: KernelExecutor
+
+    func perform(_ step: Step) -> CellRun.Answer { (executor.perform(step), nil) }
+    func leaveTimeWait() -> CellRun.Answer { (executor.leaveTimeWait("a"), nil) }
 }
 
 /// Shared between the workers.

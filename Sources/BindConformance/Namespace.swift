@@ -60,6 +60,32 @@ public enum Fixture {
             }
             if !ready { throw .setup("no route to \(ip) after 1 s") }
         }
+        // A route is not yet a local one: until an IPv6 address's local route is in place, a TCP
+        // connection to it leaves through bk0 and fails after 3 s of neighbour discovery
+        // (EHOSTUNREACH), which stalled the first `timewait` steps of a namespace. Wait until a
+        // connection to each address completes at once.
+        for ip in targets {
+            var ready = false
+            for _ in 0..<2000 where !ready {
+                ready = connectsAtOnce(to: ip)
+                if !ready { usleep(500) }
+            }
+            if !ready { throw .setup("no TCP connection to \(ip) after 1 s") }
+        }
+    }
+
+    /// Whether a TCP connection to a listener on `ip` completes within a millisecond. The client
+    /// closes with a reset (SO_LINGER 0), so nothing is left behind, not even TIME_WAIT.
+    private static func connectsAtOnce(to ip: IPAddress) -> Bool {
+        guard let listener = try? Socket(family: ip.family, transport: .tcp),
+            (try? listener.bind(to: SocketAddress(ip: ip, port: 0))) != nil,
+            (try? listener.listen(backlog: 1)) != nil,
+            let target = try? listener.localAddress,
+            let client = try? Socket(family: ip.family, transport: .tcp)
+        else { return false }
+        var linger: (onoff: Int32, seconds: Int32) = (1, 0)  // struct linger
+        _ = bk_setsockopt_raw(client.descriptor, 1 /* SOL_SOCKET */, 13 /* SO_LINGER */, &linger, socklen_t(MemoryLayout.size(ofValue: linger)))
+        return (try? client.connect(to: target, timeout: .milliseconds(1))) != nil
     }
 
     private static func check(_ r: Int32, _ what: String) throws(NamespaceError) {

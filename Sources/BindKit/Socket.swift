@@ -54,7 +54,9 @@ public struct Socket: ~Copyable {
 
     /// Listens. The corresponding C function is listen(2).
     public func listen(backlog: Int32 = 128) throws(SocketError) {
-        try Socket.check(bk_listen(descriptor, backlog), "listen", localAddressIfAny())
+        let r = bk_listen(descriptor, backlog)
+        // The address (one more system call) only for the error.
+        if r < 0 { throw SocketError(errno: Errno(rawValue: -r), operation: "listen", address: localAddressIfAny()) }
     }
 
     /// Accepts one connection, retrying EINTR; the peer is the new socket's `remoteAddress`.
@@ -94,6 +96,16 @@ public struct Socket: ~Copyable {
         get throws(SocketError) { try name(bk_getsockname, "getsockname") }
     }
 
+    /// The port the socket is bound to, without decoding its address. The corresponding C
+    /// function is getsockname(2).
+    public var localPort: UInt16 {
+        get throws(SocketError) {
+            var raw = bk_addr()
+            try Socket.check(bk_getsockname(descriptor, &raw), "getsockname")
+            return raw.port
+        }
+    }
+
     /// The connected peer. The corresponding C function is getpeername(2).
     public var remoteAddress: SocketAddress {
         get throws(SocketError) { try name(bk_getpeername, "getpeername") }
@@ -128,19 +140,8 @@ public struct Socket: ~Copyable {
 
     /// The C form of an address, with a zone name resolved to its interface index.
     package static func cAddress(_ address: SocketAddress, operation: String) -> Result<bk_addr, SocketError> {
-        var raw = bk_addr()
-        raw.port = address.port
-        switch address.ip {
-        case .v4(let a):
-            raw.family = AddressFamily.inet.cValue
-            withUnsafeMutableBytes(of: &raw.bytes) { buf in
-                for (i, b) in a.bytes.enumerated() { buf[i] = b }
-            }
-        case .v6(let a):
-            raw.family = AddressFamily.inet6.cValue
-            withUnsafeMutableBytes(of: &raw.bytes) { buf in
-                for (i, b) in a.bytes.enumerated() { buf[i] = b }
-            }
+        var raw = bk_addr(address)
+        if case .v6(let a) = address.ip {
             switch a.zone {
             case nil: raw.scope_id = 0
             case .index(let i)?: raw.scope_id = i
@@ -153,6 +154,25 @@ public struct Socket: ~Copyable {
             }
         }
         return .success(raw)
+    }
+}
+
+extension bk_addr {
+    /// Family, port and address bytes of `address` (no scope id: a zone name needs a lookup).
+    init(_ address: SocketAddress) {
+        self.init()
+        port = address.port
+        switch address.ip {
+        case .v4(let a):
+            family = AddressFamily.inet.cValue
+            withUnsafeMutableBytes(of: &bytes) { $0.storeBytes(of: a.rawValue.bigEndian, as: UInt32.self) }
+        case .v6(let a):
+            family = AddressFamily.inet6.cValue
+            withUnsafeMutableBytes(of: &bytes) {
+                $0.storeBytes(of: a.high.bigEndian, as: UInt64.self)
+                $0.storeBytes(of: a.low.bigEndian, toByteOffset: 8, as: UInt64.self)
+            }
+        }
     }
 }
 
@@ -206,17 +226,8 @@ extension SocketAddress {
     /// The `sockaddr_in` / `sockaddr_in6` bytes of this address (a zone name cannot be encoded
     /// without the host's interfaces: only an index zone is kept).
     public var sockaddrBytes: [UInt8] {
-        var raw = bk_addr()
-        raw.port = port
-        switch ip {
-        case .v4(let a):
-            raw.family = AddressFamily.inet.cValue
-            withUnsafeMutableBytes(of: &raw.bytes) { for (i, b) in a.bytes.enumerated() { $0[i] = b } }
-        case .v6(let a):
-            raw.family = AddressFamily.inet6.cValue
-            withUnsafeMutableBytes(of: &raw.bytes) { for (i, b) in a.bytes.enumerated() { $0[i] = b } }
-            if case .index(let i)? = a.zone { raw.scope_id = i }
-        }
+        var raw = bk_addr(self)
+        if case .v6(let a) = ip, case .index(let i)? = a.zone { raw.scope_id = i }
         var storage = sockaddr_storage()
         let n = bk_sockaddr_encode(&raw, &storage)
         return withUnsafeBytes(of: &storage) { Array($0.prefix(Int(max(0, n)))) }

@@ -7,14 +7,14 @@ public struct SocketError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The C call (`bind`, `listen`, `setsockopt(SO_REUSEADDR)`, …).
     public let operation: String
     public let address: SocketAddress?
-    /// Why this errno happens for this operation on Linux, and what would change it.
-    public let explanation: String
+    /// Why this errno happens for this operation on Linux, and what would change it (built when
+    /// read: most failures are only counted, never shown).
+    public var explanation: String { SocketError.explain(errno, operation: operation, address: address) }
 
     public init(errno: Errno, operation: String, address: SocketAddress? = nil) {
         self.errno = errno
         self.operation = operation
         self.address = address
-        self.explanation = SocketError.explain(errno, operation: operation, address: address)
     }
 
     /// The errno's symbolic name, e.g. `EADDRINUSE`.

@@ -202,6 +202,16 @@ public struct SocketTable: Hashable, Sendable {
         joinCounter += 1
         return joinCounter
     }
+
+    /// Empties the table as `SocketTable()` is, keeping its storage for the next steps (the
+    /// matrix runs a fresh table per cell).
+    package mutating func removeAll() {
+        open.removeAll()
+        while !timeWait.isEmpty { timeWait.removeLast() }
+        portOf.removeAll()
+        buckets.removeAll()
+        joinCounter = 0
+    }
 }
 
 /// A map of a few entries kept in one array, searched in insertion order. Equal maps hold the
@@ -240,6 +250,12 @@ struct SmallMap<Key: Hashable & Sendable, Value: Hashable & Sendable>: Hashable,
                 entries.append(Entry(key: key, value: newValue))
             }
         }
+    }
+
+    /// Removes every entry, keeping the storage (one at a time: cheaper than `removeAll(keepingCapacity:)`
+    /// for the few a map holds).
+    mutating func removeAll() {
+        while !entries.isEmpty { entries.removeLast() }
     }
 
     @discardableResult

@@ -9,9 +9,9 @@ import Foundation
 let arguments = CommandLine.arguments.dropFirst()
 let json = arguments.contains("--json")
 let quick = arguments.contains("--quick")
-// Diagnostics: --model-only; --parse-only [all|valid|invalid] (one list only, e.g. under callgrind).
+// Diagnostics: --model-only; --worker-only; --parse-only [all|valid|invalid] (one list only, e.g. under callgrind).
 let parseLists = ["all", "valid", "invalid"]
-let unknown = arguments.filter { !(["--json", "--quick", "--model-only", "--parse-only"] + parseLists).contains($0) }
+let unknown = arguments.filter { !(["--json", "--quick", "--model-only", "--worker-only", "--parse-only"] + parseLists).contains($0) }
 if !unknown.isEmpty {
     FileHandle.standardError.write(Data("bindbench: unknown argument \(unknown.joined(separator: " ")); usage: bindbench [--json] [--quick]\n".utf8))
     exit(64)
@@ -23,6 +23,20 @@ if arguments.contains("--model-only") {
     let cells = Array(Matrix.cells().prefix(50_000))
     let t = try MatrixBench.modelOnly(cells)
     print("model only: \(cells.count) cells in \(t) s = \(Int(t / Double(cells.count) * 1e9)) ns/cell")
+    exit(0)
+}
+
+if arguments.contains("--worker-only") {
+    // One worker against the C loop over bindbench's matrix sample, several times (for profiling).
+    var cells = Matrix.cells().filter { $0.sysctls.isEmpty }
+    var rng = SeededGenerator(seed: 2026)
+    cells.shuffle(using: &rng)
+    let sample = Array(cells.prefix(quick ? 4_000 : 20_000))
+    for _ in 0..<(quick ? 3 : 5) {
+        let one = try MatrixBench.oneWorker(sample)
+        let n = Double(sample.count)
+        print("worker: Swift \(Int(one.swift / n * 1e9)) ns/cell, C \(Int(one.c / n * 1e9)) ns/cell, ratio \(String(format: "%.3f", one.c / one.swift))")
+    }
     exit(0)
 }
 
