@@ -470,15 +470,23 @@ public struct BindModel: Sendable {
 
     /// Port 0: the first usable port in the kernel's scan order (the kernel starts the scan at a
     /// random offset; the model at offset 1). Among usable ports, one nobody holds is preferred,
-    /// as a random pick in a large range nearly always is.
+    /// as a random pick in a large range nearly always is; and among those, one no socket of the
+    /// scenario has had: a random pick nearly never lands on the one port, freed a moment ago,
+    /// that a later step names with `$id` (the model picking it again would make that step
+    /// collide where the kernel's does not).
     func pickPort(_ sk: ModelSocket, in t: SocketTable) -> UInt16? {
         var firstUsable: UInt16?
+        var firstFreeButNamed: UInt16?
         var chosen: UInt16?
         let visit: (Int) -> Bool = { p in
             guard let port = UInt16(exactly: p), port != 0 else { return false }
             if !t.isBusy(port, transport: sk.transport) {
-                chosen = port
-                return true
+                if !t.portOf.entries.contains(where: { $0.value == port }) {
+                    chosen = port
+                    return true
+                }
+                if firstFreeButNamed == nil { firstFreeButNamed = port }
+                return false
             }
             if firstUsable == nil && autobindUsable(sk, port: port, in: t) { firstUsable = port }
             return false
@@ -489,7 +497,7 @@ public struct BindModel: Sendable {
             let (lo, hi) = localPortRange(sk)
             if lo <= hi { for p in lo...hi where visit(p) { break } }
         }
-        return chosen ?? firstUsable
+        return chosen ?? firstFreeButNamed ?? firstUsable
     }
 
     /// Whether autobind may take `port`: `inet_csk_find_open_port`'s conflict test (relax false,
