@@ -10,6 +10,7 @@ public enum MatrixBench {
     /// same cells, each in a fresh private namespace. Only cells under the namespace defaults.
     public static func oneWorker(_ cells: [MatrixCell]) throws -> (swift: Double, c: Double) {
         let plain = cells.filter { $0.sysctls.isEmpty }
+        waitForQuietMachine()
         let swift = try withPrivateNamespace { facts in
             var model = ModelSide(model: BindModel(host: ModelHost(facts: facts), explains: false))
             let executor = KernelExecutor()
@@ -19,6 +20,7 @@ public enum MatrixBench {
             }
             return seconds(ContinuousClock.now - start)
         }
+        waitForQuietMachine()
         let c = try withPrivateNamespace { _ in
             let permitted: UInt64 = {
                 var caps = bk_capsets()
@@ -34,7 +36,34 @@ public enum MatrixBench {
 
     /// Seconds for the matrix runner over `cells` with `workers` workers.
     public static func runner(_ cells: [MatrixCell], workers: Int) throws -> Double {
-        try MatrixRunner.run(cells, workers: workers).seconds
+        waitForQuietMachine()
+        return try MatrixRunner.run(cells, workers: workers).seconds
+    }
+
+    /// Waits until the machine is idle, at most `limit`: until a 100 ms window of /proc/stat shows
+    /// the CPUs at least 90% idle. A namespace ends in the kernel after its last thread has: the
+    /// kernel's worker tears down its sockets (thousands in TIME_WAIT after a run) in the
+    /// background, and without this wait that work lands on whichever run comes next.
+    public static func waitForQuietMachine(limit: Duration = .seconds(10)) {
+        let deadline = ContinuousClock.now + limit
+        var last = cpuTimes()
+        while ContinuousClock.now < deadline {
+            usleep(100_000)
+            let now = cpuTimes()
+            let total = now.total &- last.total, idle = now.idle &- last.idle
+            last = now
+            if total > 0 && Double(idle) >= 0.9 * Double(total) { return }
+        }
+    }
+
+    /// The first line of /proc/stat: all CPUs' time, and the idle part of it (idle + iowait).
+    static func cpuTimes() -> (total: UInt64, idle: UInt64) {
+        guard let data = FileManager.default.contents(atPath: "/proc/stat"),
+            let line = String(decoding: data, as: UTF8.self).split(separator: "\n").first
+        else { return (0, 0) }
+        let fields = line.split(separator: " ").dropFirst().compactMap { UInt64($0) }
+        guard fields.count >= 5 else { return (0, 0) }
+        return (fields.reduce(0, &+), fields[3] &+ fields[4])
     }
 
     static func seconds(_ d: Duration) -> Double {

@@ -147,14 +147,21 @@ do {
     var rng = SeededGenerator(seed: 2026)
     cells.shuffle(using: &rng)
     let sample = Array(cells.prefix(quick ? 4_000 : 20_000))
-    let reps = quick ? 1 : 3
+    let reps = quick ? 1 : 5
     var ratios: [Double] = [], speedups: [Double] = []
-    for _ in 0..<reps {
+    let big = Array(cells.prefix(quick ? 8_000 : 40_000))
+    for rep in 0..<reps {
         let one = try MatrixBench.oneWorker(sample)
         ratios.append(one.c / one.swift)  // (cells/s Swift) / (cells/s C)
-        let big = Array(cells.prefix(quick ? 8_000 : 40_000))
-        let t1 = try MatrixBench.runner(big, workers: 1)
-        let t2 = try MatrixBench.runner(big, workers: 2)
+        // One worker first, then two, and the other way round the next time: drift hits both.
+        var t1 = 0.0, t2 = 0.0
+        if rep % 2 == 0 {
+            t1 = try MatrixBench.runner(big, workers: 1)
+            t2 = try MatrixBench.runner(big, workers: 2)
+        } else {
+            t2 = try MatrixBench.runner(big, workers: 2)
+            t1 = try MatrixBench.runner(big, workers: 1)
+        }
         speedups.append(t1 / t2)
     }
     matrixRatio = median(ratios)
