@@ -1,6 +1,7 @@
 import BindKit
 import BindRules
 import Foundation
+import Synchronization
 
 /// Random scenarios, model against kernel; every disagreement shrunk to a small scenario.
 public enum Soak {
@@ -15,26 +16,54 @@ public enum Soak {
     }
 
     /// Runs `count` scenarios from `seed`. Scenario i uses seed `seed &+ i`, so any one can be
-    /// regenerated alone. Throws `NamespaceError` when the kernel cannot be asked.
-    public static func run(count: Int, seed: UInt64, generator: ScenarioGenerator = ScenarioGenerator(timewait: true),
-                           progress: ((Int, Int) -> Void)? = nil) throws -> Result {
+    /// regenerated alone, and the same scenarios run whatever the number of `workers` (threads,
+    /// each scenario in a namespace of its own: the work waits on the kernel far more than it
+    /// computes, so workers beyond the cores still pay). `progress` is called from any thread
+    /// with the scenarios done and the disagreements so far. Throws `NamespaceError` when the
+    /// kernel cannot be asked.
+    public static func run(count: Int, seed: UInt64, workers: Int = 1, generator: ScenarioGenerator = ScenarioGenerator(timewait: true),
+                           progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Result {
         let start = ContinuousClock.now
-        var result = Result(scenarios: 0, steps: 0, disagree: 0, seconds: 0)
-        for i in 0..<count {
-            var rng = SeededGenerator(seed: seed &+ UInt64(i))
-            let scenario = generator.scenario(name: "seed \(seed &+ UInt64(i))", using: &rng)
-            let records = try ScenarioRunner.run(scenario, mode: .both)
-            result.scenarios += 1
-            result.steps += records.count
-            if records.contains(where: { !$0.agrees }) {
-                result.disagree += 1
-                let shrunk = ScenarioShrinker.shrink(scenario) { candidate in
-                    ((try? ScenarioRunner.run(candidate, mode: .both)) ?? []).contains { !$0.agrees }
-                }
-                result.failures.append(withExpectations(shrunk))
-            }
-            progress?(i + 1, result.disagree)
+        struct Shared {
+            var result = Result(scenarios: 0, steps: 0, disagree: 0, seconds: 0)
+            var failures: [(index: Int, scenario: Scenario)] = []
+            var error: (any Error)?
         }
+        let shared = Mutex(Shared())
+        let w = max(1, min(workers, count))
+        DispatchQueue.concurrentPerform(iterations: w) { worker in
+            for i in stride(from: worker, to: count, by: w) {
+                if shared.withLock({ $0.error != nil }) { return }
+                var rng = SeededGenerator(seed: seed &+ UInt64(i))
+                let scenario = generator.scenario(name: "seed \(seed &+ UInt64(i))", using: &rng)
+                do {
+                    let records = try ScenarioRunner.run(scenario, mode: .both)
+                    var failure: Scenario?
+                    if records.contains(where: { !$0.agrees }) {
+                        let shrunk = ScenarioShrinker.shrink(scenario) { candidate in
+                            ((try? ScenarioRunner.run(candidate, mode: .both)) ?? []).contains { !$0.agrees }
+                        }
+                        failure = withExpectations(shrunk)
+                    }
+                    let (done, bad) = shared.withLock { s in
+                        s.result.scenarios += 1
+                        s.result.steps += records.count
+                        if let failure {
+                            s.result.disagree += 1
+                            s.failures.append((i, failure))
+                        }
+                        return (s.result.scenarios, s.result.disagree)
+                    }
+                    progress?(done, bad)
+                } catch {
+                    shared.withLock { $0.error = $0.error ?? error }
+                    return
+                }
+            }
+        }
+        var (result, failures, error) = shared.withLock { ($0.result, $0.failures, $0.error) }
+        if let error { throw error }
+        result.failures = failures.sorted { $0.index < $1.index }.map(\.scenario)
         let d = ContinuousClock.now - start
         result.seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
         return result
@@ -46,7 +75,7 @@ public enum Soak {
         guard let records = try? ScenarioRunner.run(s, mode: .kernel) else { return s }
         var out = s
         for (i, r) in records.enumerated() where i < out.steps.count {
-            out.steps[i].expect = r.kernel.map { $0 == "ok" ? .ok : .errno($0) }
+            out.steps[i].expect = r.kernel.map(Outcome.init)
         }
         return out
     }

@@ -11,19 +11,22 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "How many scenarios.") var scenarios: Int = 1000
     @Option(help: "Seed; scenario i uses seed+i.") var seed: UInt64 = 1
     @Option(help: "Where shrunk disagreements are written.") var out: String = "soak-failures"
+    @Option(help: "Scenarios run at once, each in its own namespace (the same scenarios whatever the number).") var workers: Int = 4
     @Flag(help: "Print one JSON object: scenarios, steps, disagree, seconds.") var json = false
 
     func validate() throws {
         guard scenarios > 0 else { throw ValidationError("--scenarios must be at least 1") }
+        guard (1...64).contains(workers) else { throw ValidationError("--workers must be between 1 and 64") }
     }
 
     func run() throws {
         let terminal = isatty(2) == 1
         let result: Soak.Result
         do {
-            result = try Soak.run(count: scenarios, seed: seed) { done, bad in
-                if terminal && (done % 100 == 0 || done == scenarios) {
-                    FileHandle.standardError.write(Data("\r\(done)/\(scenarios) scenarios, \(bad) disagree".utf8))
+            let total = scenarios
+            result = try Soak.run(count: scenarios, seed: seed, workers: workers) { done, bad in
+                if terminal && (done % 100 == 0 || done == total) {
+                    FileHandle.standardError.write(Data("\r\(done)/\(total) scenarios, \(bad) disagree".utf8))
                 }
             }
         } catch let e as NamespaceError {

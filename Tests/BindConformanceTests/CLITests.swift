@@ -41,6 +41,23 @@ struct CLITests {
         #expect(r.stdout.isEmpty)
     }
 
+    @Test("soak: the same scenarios and steps whatever the number of workers; bad --workers is 64",
+          .enabled(if: canMakeNamespaces, "needs root to create network namespaces"))
+    func soakWorkers() throws {
+        let one = try runBindcheck(["soak", "--scenarios", "150", "--seed", "77", "--workers", "1", "--json"])
+        let three = try runBindcheck(["soak", "--scenarios", "150", "--seed", "77", "--workers", "3", "--json"])
+        #expect(one.status == 0 && three.status == 0, "\(one.stderr) \(three.stderr)")
+        let decode = { (r: BindcheckRun) throws -> [String: Double] in
+            try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Double])
+        }
+        let a = try decode(one), b = try decode(three)
+        #expect(a["scenarios"] == 150 && b["scenarios"] == 150)
+        #expect(a["steps"] == b["steps"] && (a["steps"] ?? 0) > 150)
+        #expect(a["disagree"] == 0 && b["disagree"] == 0)
+        let bad = try runBindcheck(["soak", "--workers", "0"])
+        #expect(bad.status == 64 && bad.stderr.contains("--workers"))
+    }
+
     @Test func parseAccepts() throws {
         let r = try runBindcheck(["parse", "--json", "[fe80::1%1]:8080"])
         #expect(r.status == 0)
