@@ -143,7 +143,7 @@ public struct BindModel: Sendable {
             guard let id = step.id, let sk = t.open[id] else { return unknownSocket(step.id) }
             return listen(sk, in: &t)
         case .close:
-            guard let id = step.id, t.open[id] != nil else { return unknownSocket(step.id) }
+            guard let id = step.id, t.open.contains(id) else { return unknownSocket(step.id) }
             close(id, in: &t)
             return (.ok, reason(rule: "close", kernel: "inet_release", text: "closed; its port is free again unless others hold it"))
         case .timewait(let spec, let reuseaddr):
@@ -433,7 +433,7 @@ public struct BindModel: Sendable {
             return udpConflict(sk, chain: holders)
         case .tcp:
             // The fast path: a SO_REUSEPORT socket matching the bucket's record skips the scan.
-            let bucketHasOwners = !holders.isEmpty || t.open[sk.id]?.bound != nil
+            let bucketHasOwners = !holders.isEmpty || t.isBound(sk.id)
             if bucketHasOwners, let bucket = t.buckets[port], bucket.reusePortMatch(sk) { return nil }
             return tcpConflict(sk, holders: holders, relax: true, reuseportOK: true)
         }
@@ -442,7 +442,7 @@ public struct BindModel: Sendable {
     /// Adds `sk` (bound) to the table and to its port's bucket.
     func join(_ sk: inout ModelSocket, in t: inout SocketTable) {
         guard let port = sk.bound?.port else { return }
-        if t.open[sk.id]?.bound == nil {
+        if !t.isBound(sk.id) {
             sk.joined = t.nextJoin()
             sk.chainTail = sk.transport == .udp && sk.family == .inet6 && sk.reusePort
         }

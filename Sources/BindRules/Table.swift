@@ -191,6 +191,12 @@ public struct SocketTable: Hashable, Sendable {
         }
     }
 
+    /// Whether the open socket `id` is bound (read in place, without copying the socket).
+    func isBound(_ id: String) -> Bool {
+        guard let i = open.index(id) else { return false }
+        return open.entries[i].value.bound != nil
+    }
+
     /// Whether some socket of `transport` holds `port`.
     func isBusy(_ port: UInt16, transport: Transport) -> Bool {
         for i in open.entries.indices where open.entries[i].value.holds(port, transport) { return true }
@@ -239,6 +245,8 @@ struct SmallMap<Key: Hashable & Sendable, Value: Hashable & Sendable>: Hashable,
         }
         return nil
     }
+
+    func contains(_ key: Key) -> Bool { index(key) != nil }
 
     subscript(key: Key) -> Value? {
         get { index(key).map { entries[$0].value } }
