@@ -248,9 +248,11 @@ struct SmallMap<Key: Hashable & Sendable, Value: Hashable & Sendable>: Hashable,
 
     func contains(_ key: Key) -> Bool { index(key) != nil }
 
+    // Inlined: a caller that reads one field of the value, or stores a value it has just made,
+    // copies no more than it needs (a whole ModelSocket otherwise, through an Optional).
     subscript(key: Key) -> Value? {
-        get { index(key).map { entries[$0].value } }
-        set {
+        @inline(__always) get { index(key).map { entries[$0].value } }
+        @inline(__always) set {
             if let i = index(key) {
                 if let newValue { entries[i].value = newValue } else { entries.remove(at: i) }
             } else if let newValue {
