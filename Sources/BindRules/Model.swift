@@ -167,26 +167,25 @@ public struct BindModel: Sendable {
         var sk = ModelSocket(id: id, family: family, transport: transport, uid: uid, capMask: caps ?? (uid == 0 ? Self.allCapabilitiesMask : 0))
         // inet6_create(): sk->sk_ipv6only = net.ipv6.bindv6only.
         sk.v6only = family == .inet6 && host.sysctls.bindv6only
-        var answer: Answer = (.ok, reason(rule: "socket", kernel: "inet_create", text: "created \(sk.summary)"))
+        // The words describe the socket as created, before its options.
+        let created = reason(rule: "socket", kernel: "inet_create", text: "created \(sk.summary)")
         for o in options {
             switch o {
             case .uid, .caps: continue
             default:
                 let a = setOption(o, on: &sk)
                 if a.0 != .ok {
-                    answer = a
-                    break
+                    t.open[id] = sk
+                    return a
                 }
             }
-            if answer.0 != .ok { break }
         }
         t.open[id] = sk
-        return answer
+        return (.ok, created)
     }
 
     /// One socket option, as `sock_setsockopt` / `do_ip_setsockopt` / `do_ipv6_setsockopt` decide.
     func setOption(_ option: SocketOptionSetting, on sk: inout ModelSocket) -> Answer {
-        var ok: Answer { (.ok, reason(rule: "setsockopt", kernel: "sock_setsockopt", text: "\(option.key) set")) }
         switch option {
         case .uid(let u):
             sk.uid = u
@@ -196,10 +195,8 @@ public struct BindModel: Sendable {
             return (.ok, reason(rule: "credentials", kernel: "capset", text: "later steps hold \(c.isEmpty ? "no capabilities" : c.sorted().map(\.name).joined(separator: ", "))"))
         case .reuseaddr(let v):
             sk.reuseAddress = v
-            return ok
         case .reuseport(let v):
             sk.reusePort = v
-            return ok
         case .v6only(let v):
             // do_ipv6_setsockopt(IPV6_V6ONLY): an inet socket has no IPv6 level; a bound one is fixed.
             if sk.family == .inet {
@@ -209,16 +206,13 @@ public struct BindModel: Sendable {
                 return (.errno("EINVAL"), reason(rule: "v6only-after-bind", kernel: "do_ipv6_setsockopt", text: "IPV6_V6ONLY cannot change once the socket has a port", fix: "set it before bind()"))
             }
             sk.v6only = v
-            return ok
         case .freebind(let v):
             sk.freebind = v
-            return ok
         case .transparent(let v):
             if v && !sk.holds(.netRaw) && !sk.holds(.netAdmin) {
                 return (.errno("EPERM"), reason(rule: "transparent-needs-capability", kernel: "do_ip_setsockopt", text: "IP_TRANSPARENT needs CAP_NET_RAW or CAP_NET_ADMIN", fix: "use IP_FREEBIND, which needs no capability, to bind a non-local address"))
             }
             sk.transparent = v
-            return ok
         case .device(let name):
             // sock_setbindtodevice(): the name first, then the right to change an existing binding.
             guard let iface = host.interface(named: name) else {
@@ -228,15 +222,15 @@ public struct BindModel: Sendable {
                 return (.errno("EPERM"), reason(rule: "rebind-device-needs-capability", kernel: "sock_bindtoindex_locked", text: "changing SO_BINDTODEVICE once set needs CAP_NET_RAW"))
             }
             sk.device = iface.index
-            return ok
         case .localPortRange(let low, let high):
             // do_ip_setsockopt(IP_LOCAL_PORT_RANGE)
             if low != 0 && high != 0 && low > high {
                 return (.errno("EINVAL"), reason(rule: "port-range-order", kernel: "do_ip_setsockopt", text: "IP_LOCAL_PORT_RANGE low \(low) is above high \(high)"))
             }
             sk.localPortRange = UInt32(low) | UInt32(high) << 16
-            return ok
         }
+        // The other options succeed: one answer for them, made where it is returned (not copied there).
+        return (.ok, reason(rule: "setsockopt", kernel: "sock_setsockopt", text: "\(option.key) set"))
     }
 
     // MARK: - bind()
