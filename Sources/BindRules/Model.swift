@@ -20,9 +20,41 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
     public var rule: String
     /// The kernel function that decides, e.g. `__inet_bind`.
     public var kernel: String
-    public var text: String
-    public var holder: Holder?
-    public var fix: String?
+    /// The words (text, holder, fix) in one shared box, nil when there are none: a reason without
+    /// words, as the matrix's workers make for every step, copies and destroys as two strings and
+    /// a nil (six strings each time otherwise).
+    private var words: Words?
+
+    private final class Words: Sendable {
+        let text: String
+        let holder: Holder?
+        let fix: String?
+
+        init(text: String, holder: Holder?, fix: String?) {
+            self.text = text
+            self.holder = holder
+            self.fix = fix
+        }
+    }
+
+    public var text: String {
+        get { words?.text ?? "" }
+        set { setWords(text: newValue, holder: holder, fix: fix) }
+    }
+
+    public var holder: Holder? {
+        get { words?.holder }
+        set { setWords(text: text, holder: newValue, fix: fix) }
+    }
+
+    public var fix: String? {
+        get { words?.fix }
+        set { setWords(text: text, holder: holder, fix: newValue) }
+    }
+
+    private mutating func setWords(text: String, holder: Holder?, fix: String?) {
+        words = text.isEmpty && holder == nil && fix == nil ? nil : Words(text: text, holder: holder, fix: fix)
+    }
 
     public var description: String {
         var s = text
@@ -37,10 +69,32 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
     ) {
         self.rule = rule
         self.kernel = kernel
-        self.text = quiet ? "" : text()
-        self.holder = quiet ? nil : holder()
-        self.fix = quiet ? nil : fix()
+        if !quiet { setWords(text: text(), holder: holder(), fix: fix()) }
     }
+
+    // Equality, hashing and coding as if text, holder and fix were stored properties: those of
+    // `Plain`, which has them so (its synthesized coding gives the same JSON).
+
+    private struct Plain: Hashable, Codable {
+        var rule: String
+        var kernel: String
+        var text: String
+        var holder: Holder?
+        var fix: String?
+    }
+
+    private var plain: Plain { Plain(rule: rule, kernel: kernel, text: text, holder: holder, fix: fix) }
+
+    public static func == (a: Reason, b: Reason) -> Bool { a.plain == b.plain }
+
+    public func hash(into hasher: inout Hasher) { plain.hash(into: &hasher) }
+
+    public init(from decoder: any Decoder) throws {
+        let p = try Plain(from: decoder)
+        self.init(rule: p.rule, kernel: p.kernel, text: p.text, holder: p.holder, fix: p.fix, quiet: false)
+    }
+
+    public func encode(to encoder: any Encoder) throws { try plain.encode(to: encoder) }
 }
 
 /// The model's answer for one step.
