@@ -220,6 +220,19 @@ public struct MatrixRecord: Codable, Sendable {
     public var agrees: Bool { skipped == nil && model != nil && model == kernel }
 }
 
+/// The steps of a cell: the first socket's `socket` and `bind` (then `listen` when it listens or
+/// leaves TIME_WAIT), and the second socket's, if any. Fields, not arrays: made without
+/// allocating, and each side is handed a step in place, without a copy.
+struct CellSteps {
+    var socketA: Step
+    var bindA: Step
+    /// Whether "a" listens after its bind.
+    var listensA: Bool
+    /// Whether "a", listening, then leaves a TIME_WAIT entry and closes.
+    var leaveTimeWait: Bool
+    var second: (socket: Step, bind: Step)?
+}
+
 /// The dimensions of the matrix and its cells.
 public enum Matrix {
     public static let ipv4Addresses = [
@@ -329,7 +342,7 @@ public enum Matrix {
     }
 
     /// The steps of a cell at `port`: the first socket's setup, and the second socket's (if any).
-    static func steps(_ cell: MatrixCell, port: UInt16) -> (setup: [Step], leaveTimeWait: Bool, second: [Step]) {
+    static func steps(_ cell: MatrixCell, port: UInt16) -> CellSteps {
         func bind(_ id: String, _ c: SocketConfig, _ p: UInt16) -> Step {
             let ip = parsed[c.address] ?? (try? IPAddress(parsing: c.address)) ?? .v4(.any)
             return Step(id: id, action: .bind(AddressSpec(ip: ip, port: .number(p), text: c.address)))
@@ -340,15 +353,16 @@ public enum Matrix {
         case .rootWithoutBindService?: .withoutBindService
         case .unprivileged?: .uid1000
         }
-        var setup: [Step] = []
-        setup.reserveCapacity(3)
-        setup.append(socketStep(second: false, cell.first, cell.transport, credentials))
-        setup.append(bind("a", cell.first, p))
-        if cell.state == .listening || cell.state == .timeWait { setup.append(Step(id: "a", action: .listen(backlog: 128))) }
-        guard let second = cell.second else { return (setup, false, []) }
-        let t2 = cell.secondTransport ?? cell.transport
-        let owner: Extra = cell.sameOwner == false ? .uid1000 : .none
-        return (setup, cell.state == .timeWait, [socketStep(second: true, second, t2, owner), bind("b", second, p)])
+        var second: (socket: Step, bind: Step)?
+        if let c = cell.second {
+            let owner: Extra = cell.sameOwner == false ? .uid1000 : .none
+            second = (socketStep(second: true, c, cell.secondTransport ?? cell.transport, owner), bind("b", c, p))
+        }
+        // Made in one piece (filled in afterwards, the whole was copied out).
+        return CellSteps(
+            socketA: socketStep(second: false, cell.first, cell.transport, credentials), bindA: bind("a", cell.first, p),
+            listensA: cell.state == .listening || cell.state == .timeWait, leaveTimeWait: cell.state == .timeWait && second != nil,
+            second: second)
     }
 
     /// The options a cell adds before a socket's own: none, another uid, or root's capabilities

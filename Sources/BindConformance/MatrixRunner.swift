@@ -159,12 +159,11 @@ enum CellRun {
     /// the sides disagree; `MatrixRunner.explain` adds them to records later.
     static func run(_ cell: MatrixCell, port: UInt16, model: inout ModelSide, executor: KernelExecutor, explain: Bool = false) -> MatrixRecord {
         let steps = Matrix.steps(cell, port: port)
-        let (setup, leaveTW, second) = steps
         // The model.
         let m = modelOutcome(cell, steps, side: &model, explain: explain)
         // The kernel.
         var kernel = KernelSide(executor: executor)
-        let k = outcome(cell, setup: setup, leaveTW: leaveTW, second: second, on: &kernel)
+        let k = outcome(cell, steps, on: &kernel)
         executor.closeAll()
         if !explain && m.0 != k.0 {
             return MatrixRecord(cell: cell, model: m.0, kernel: k.0, reason: modelOutcome(cell, steps, model: model.model, explain: true).1)
@@ -174,7 +173,7 @@ enum CellRun {
 
     /// The model's side of a cell.
     static func modelOutcome(
-        _ cell: MatrixCell, _ steps: (setup: [Step], leaveTimeWait: Bool, second: [Step]), model: BindModel, explain: Bool
+        _ cell: MatrixCell, _ steps: CellSteps, model: BindModel, explain: Bool
     ) -> (CellOutcome, String?) {
         var side = ModelSide(model: model)
         return modelOutcome(cell, steps, side: &side, explain: explain)
@@ -182,12 +181,12 @@ enum CellRun {
 
     /// The model's side of a cell, on `side`'s table (emptied first, its storage reused).
     static func modelOutcome(
-        _ cell: MatrixCell, _ steps: (setup: [Step], leaveTimeWait: Bool, second: [Step]), side: inout ModelSide, explain: Bool
+        _ cell: MatrixCell, _ steps: CellSteps, side: inout ModelSide, explain: Bool
     ) -> (CellOutcome, String?) {
         // Without `explain`, the reasons keep their rule names only (outcomes are the same).
         if side.model.explains != explain { side.model = side.model.explaining(explain) }
         side.table.removeAll()
-        let result = outcome(cell, setup: steps.setup, leaveTW: steps.leaveTimeWait, second: steps.second, on: &side)
+        let result = outcome(cell, steps, on: &side)
         return explain ? result : (result.0, nil)
     }
 
@@ -197,17 +196,15 @@ enum CellRun {
     private static let closeA = Step(id: "a", action: .close)
 
     /// Runs a cell's steps through one side and folds the results. Generic over the side (not
-    /// closures): specialized for each, steps pass without being copied and answers are
-    /// destroyed inline.
-    static func outcome<Side: CellSide>(
-        _ cell: MatrixCell, setup: [Step], leaveTW: Bool, second: [Step], on side: inout Side
-    ) -> (CellOutcome, String?) {
+    /// closures): specialized for each, steps pass without being copied (from `steps`, a value
+    /// the caller holds; out of an array, each would be copied) and answers are destroyed inline.
+    static func outcome<Side: CellSide>(_ cell: MatrixCell, _ steps: CellSteps, on side: inout Side) -> (CellOutcome, String?) {
         func perform(_ step: Step) -> Answer { side.perform(step) }
         let isTCP = (cell.secondTransport ?? cell.transport) == .tcp
-        if second.isEmpty {
+        guard let second = steps.second else {
             // A single socket: its creation, its bind, and for TCP its listen.
-            let created = perform(setup[0])
-            let bound = perform(setup[1])
+            let created = perform(steps.socketA)
+            let bound = perform(steps.bindA)
             var listen: String?
             var reason = bound.reason?.description
             if isTCP && bound.outcome == .ok {
@@ -220,23 +217,22 @@ enum CellRun {
         }
         var setupResult = "ok"
         // The first socket's steps stop at its first failure (no listen() after a failed bind).
-        for i in setup.indices {
-            let p = perform(setup[i])
-            if p.outcome != .ok {
-                setupResult = "\(setup[i].op) \(p.outcome)"
-                break
-            }
+        func setUp(_ step: Step) -> Bool {
+            let p = perform(step)
+            if p.outcome != .ok { setupResult = "\(step.op) \(p.outcome)" }
+            return p.outcome == .ok
         }
-        if leaveTW && setupResult == "ok" {
+        if setUp(steps.socketA) && setUp(steps.bindA) && steps.listensA { _ = setUp(listenA) }
+        if steps.leaveTimeWait && setupResult == "ok" {
             let p = side.leaveTimeWait()
             if p.outcome != .ok { setupResult = "timewait \(p.outcome)" }
             _ = perform(closeA)
         }
-        let created = perform(second[0])
+        let created = perform(second.socket)
         guard created.outcome == .ok else {
             return (CellOutcome(setup: setupResult, bind: "socket \(created.outcome)", listen: nil), created.reason?.description)
         }
-        let bound = perform(second[1])
+        let bound = perform(second.bind)
         var reason = bound.reason?.description
         var listen: String?
         if isTCP && bound.outcome == .ok {

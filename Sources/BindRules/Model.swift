@@ -20,9 +20,41 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
     public var rule: String
     /// The kernel function that decides, e.g. `__inet_bind`.
     public var kernel: String
-    public var text: String
-    public var holder: Holder?
-    public var fix: String?
+    /// The words (text, holder, fix) in one shared box, nil when there are none: a reason without
+    /// words, as the matrix's workers make for every step, copies and destroys as two strings and
+    /// a nil (six strings each time otherwise).
+    private var words: Words?
+
+    private final class Words: Sendable {
+        let text: String
+        let holder: Holder?
+        let fix: String?
+
+        init(text: String, holder: Holder?, fix: String?) {
+            self.text = text
+            self.holder = holder
+            self.fix = fix
+        }
+    }
+
+    public var text: String {
+        get { words?.text ?? "" }
+        set { setWords(text: newValue, holder: holder, fix: fix) }
+    }
+
+    public var holder: Holder? {
+        get { words?.holder }
+        set { setWords(text: text, holder: newValue, fix: fix) }
+    }
+
+    public var fix: String? {
+        get { words?.fix }
+        set { setWords(text: text, holder: holder, fix: newValue) }
+    }
+
+    private mutating func setWords(text: String, holder: Holder?, fix: String?) {
+        words = text.isEmpty && holder == nil && fix == nil ? nil : Words(text: text, holder: holder, fix: fix)
+    }
 
     public var description: String {
         var s = text
@@ -37,10 +69,32 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
     ) {
         self.rule = rule
         self.kernel = kernel
-        self.text = quiet ? "" : text()
-        self.holder = quiet ? nil : holder()
-        self.fix = quiet ? nil : fix()
+        if !quiet { setWords(text: text(), holder: holder(), fix: fix()) }
     }
+
+    // Equality, hashing and coding as if text, holder and fix were stored properties: those of
+    // `Plain`, which has them so (its synthesized coding gives the same JSON).
+
+    private struct Plain: Hashable, Codable {
+        var rule: String
+        var kernel: String
+        var text: String
+        var holder: Holder?
+        var fix: String?
+    }
+
+    private var plain: Plain { Plain(rule: rule, kernel: kernel, text: text, holder: holder, fix: fix) }
+
+    public static func == (a: Reason, b: Reason) -> Bool { a.plain == b.plain }
+
+    public func hash(into hasher: inout Hasher) { plain.hash(into: &hasher) }
+
+    public init(from decoder: any Decoder) throws {
+        let p = try Plain(from: decoder)
+        self.init(rule: p.rule, kernel: p.kernel, text: p.text, holder: p.holder, fix: p.fix, quiet: false)
+    }
+
+    public func encode(to encoder: any Encoder) throws { try plain.encode(to: encoder) }
 }
 
 /// The model's answer for one step.
@@ -143,7 +197,7 @@ public struct BindModel: Sendable {
             guard let id = step.id, let sk = t.open[id] else { return unknownSocket(step.id) }
             return listen(sk, in: &t)
         case .close:
-            guard let id = step.id, t.open[id] != nil else { return unknownSocket(step.id) }
+            guard let id = step.id, t.open.contains(id) else { return unknownSocket(step.id) }
             close(id, in: &t)
             return (.ok, reason(rule: "close", kernel: "inet_release", text: "closed; its port is free again unless others hold it"))
         case .timewait(let spec, let reuseaddr):
@@ -167,26 +221,25 @@ public struct BindModel: Sendable {
         var sk = ModelSocket(id: id, family: family, transport: transport, uid: uid, capMask: caps ?? (uid == 0 ? Self.allCapabilitiesMask : 0))
         // inet6_create(): sk->sk_ipv6only = net.ipv6.bindv6only.
         sk.v6only = family == .inet6 && host.sysctls.bindv6only
-        var answer: Answer = (.ok, reason(rule: "socket", kernel: "inet_create", text: "created \(sk.summary)"))
+        // The words describe the socket as created, before its options.
+        let created = reason(rule: "socket", kernel: "inet_create", text: "created \(sk.summary)")
         for o in options {
             switch o {
             case .uid, .caps: continue
             default:
                 let a = setOption(o, on: &sk)
                 if a.0 != .ok {
-                    answer = a
-                    break
+                    t.open[id] = sk
+                    return a
                 }
             }
-            if answer.0 != .ok { break }
         }
         t.open[id] = sk
-        return answer
+        return (.ok, created)
     }
 
     /// One socket option, as `sock_setsockopt` / `do_ip_setsockopt` / `do_ipv6_setsockopt` decide.
     func setOption(_ option: SocketOptionSetting, on sk: inout ModelSocket) -> Answer {
-        var ok: Answer { (.ok, reason(rule: "setsockopt", kernel: "sock_setsockopt", text: "\(option.key) set")) }
         switch option {
         case .uid(let u):
             sk.uid = u
@@ -196,10 +249,8 @@ public struct BindModel: Sendable {
             return (.ok, reason(rule: "credentials", kernel: "capset", text: "later steps hold \(c.isEmpty ? "no capabilities" : c.sorted().map(\.name).joined(separator: ", "))"))
         case .reuseaddr(let v):
             sk.reuseAddress = v
-            return ok
         case .reuseport(let v):
             sk.reusePort = v
-            return ok
         case .v6only(let v):
             // do_ipv6_setsockopt(IPV6_V6ONLY): an inet socket has no IPv6 level; a bound one is fixed.
             if sk.family == .inet {
@@ -209,16 +260,13 @@ public struct BindModel: Sendable {
                 return (.errno("EINVAL"), reason(rule: "v6only-after-bind", kernel: "do_ipv6_setsockopt", text: "IPV6_V6ONLY cannot change once the socket has a port", fix: "set it before bind()"))
             }
             sk.v6only = v
-            return ok
         case .freebind(let v):
             sk.freebind = v
-            return ok
         case .transparent(let v):
             if v && !sk.holds(.netRaw) && !sk.holds(.netAdmin) {
                 return (.errno("EPERM"), reason(rule: "transparent-needs-capability", kernel: "do_ip_setsockopt", text: "IP_TRANSPARENT needs CAP_NET_RAW or CAP_NET_ADMIN", fix: "use IP_FREEBIND, which needs no capability, to bind a non-local address"))
             }
             sk.transparent = v
-            return ok
         case .device(let name):
             // sock_setbindtodevice(): the name first, then the right to change an existing binding.
             guard let iface = host.interface(named: name) else {
@@ -228,15 +276,15 @@ public struct BindModel: Sendable {
                 return (.errno("EPERM"), reason(rule: "rebind-device-needs-capability", kernel: "sock_bindtoindex_locked", text: "changing SO_BINDTODEVICE once set needs CAP_NET_RAW"))
             }
             sk.device = iface.index
-            return ok
         case .localPortRange(let low, let high):
             // do_ip_setsockopt(IP_LOCAL_PORT_RANGE)
             if low != 0 && high != 0 && low > high {
                 return (.errno("EINVAL"), reason(rule: "port-range-order", kernel: "do_ip_setsockopt", text: "IP_LOCAL_PORT_RANGE low \(low) is above high \(high)"))
             }
             sk.localPortRange = UInt32(low) | UInt32(high) << 16
-            return ok
         }
+        // The other options succeed: one answer for them, made where it is returned (not copied there).
+        return (.ok, reason(rule: "setsockopt", kernel: "sock_setsockopt", text: "\(option.key) set"))
     }
 
     // MARK: - bind()
@@ -433,7 +481,7 @@ public struct BindModel: Sendable {
             return udpConflict(sk, chain: holders)
         case .tcp:
             // The fast path: a SO_REUSEPORT socket matching the bucket's record skips the scan.
-            let bucketHasOwners = !holders.isEmpty || t.open[sk.id]?.bound != nil
+            let bucketHasOwners = !holders.isEmpty || t.isBound(sk.id)
             if bucketHasOwners, let bucket = t.buckets[port], bucket.reusePortMatch(sk) { return nil }
             return tcpConflict(sk, holders: holders, relax: true, reuseportOK: true)
         }
@@ -442,7 +490,7 @@ public struct BindModel: Sendable {
     /// Adds `sk` (bound) to the table and to its port's bucket.
     func join(_ sk: inout ModelSocket, in t: inout SocketTable) {
         guard let port = sk.bound?.port else { return }
-        if t.open[sk.id]?.bound == nil {
+        if !t.isBound(sk.id) {
             sk.joined = t.nextJoin()
             sk.chainTail = sk.transport == .udp && sk.family == .inet6 && sk.reusePort
         }

@@ -191,6 +191,12 @@ public struct SocketTable: Hashable, Sendable {
         }
     }
 
+    /// Whether the open socket `id` is bound (read in place, without copying the socket).
+    func isBound(_ id: String) -> Bool {
+        guard let i = open.index(id) else { return false }
+        return open.entries[i].value.bound != nil
+    }
+
     /// Whether some socket of `transport` holds `port`.
     func isBusy(_ port: UInt16, transport: Transport) -> Bool {
         for i in open.entries.indices where open.entries[i].value.holds(port, transport) { return true }
@@ -240,9 +246,13 @@ struct SmallMap<Key: Hashable & Sendable, Value: Hashable & Sendable>: Hashable,
         return nil
     }
 
+    func contains(_ key: Key) -> Bool { index(key) != nil }
+
+    // Inlined: a caller that reads one field of the value, or stores a value it has just made,
+    // copies no more than it needs (a whole ModelSocket otherwise, through an Optional).
     subscript(key: Key) -> Value? {
-        get { index(key).map { entries[$0].value } }
-        set {
+        @inline(__always) get { index(key).map { entries[$0].value } }
+        @inline(__always) set {
             if let i = index(key) {
                 if let newValue { entries[i].value = newValue } else { entries.remove(at: i) }
             } else if let newValue {
