@@ -141,13 +141,14 @@ let parse = ratio({
 // MARK: matrix_ratio and matrix_speedup (need the privilege to make network namespaces)
 var matrixRatio: Double?
 var matrixSpeedup: Double?
+var matrixRatios: [Double] = [], matrixSpeedups: [Double] = []  // every repetition, in order
 var matrixNote: String?
 do {
     var cells = Matrix.cells().filter { $0.sysctls.isEmpty }
     var rng = SeededGenerator(seed: 2026)
     cells.shuffle(using: &rng)
-    let sample = Array(cells.prefix(quick ? 4_000 : 20_000))
-    let reps = quick ? 1 : 5
+    let sample = Array(cells.prefix(quick ? 4_000 : 40_000))
+    let reps = quick ? 1 : 7
     var ratios: [Double] = [], speedups: [Double] = []
     let big = Array(cells.prefix(quick ? 8_000 : 40_000))
     for rep in 0..<reps {
@@ -166,6 +167,7 @@ do {
     }
     matrixRatio = median(ratios)
     matrixSpeedup = median(speedups)
+    (matrixRatios, matrixSpeedups) = (ratios, speedups)
 } catch {
     matrixNote = "matrix figures need the privilege to make network namespaces: \(error)"
     FileHandle.standardError.write(Data("bindbench: \(matrixNote ?? "")\n".utf8))
@@ -183,6 +185,8 @@ if json {
     ]
     object["matrix_ratio"] = matrixRatio.map { ($0 * 1000).rounded() / 1000 } ?? NSNull()
     object["matrix_speedup"] = matrixSpeedup.map { ($0 * 1000).rounded() / 1000 } ?? NSNull()
+    object["matrix_ratio_each"] = matrixRatios.map { ($0 * 1000).rounded() / 1000 }
+    object["matrix_speedup_each"] = matrixSpeedups.map { ($0 * 1000).rounded() / 1000 }
     if let matrixNote { object["matrix_note"] = matrixNote }
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
