@@ -120,34 +120,28 @@ public func withPrivateNamespace<T: Sendable>(
 /// Runs `body` on a new thread with an 8 MiB stack and returns (or throws) what it did once the
 /// thread has ended: pthread_join, which Foundation's `Thread` does not offer.
 func onJoinedThread<T>(_ body: @escaping () throws -> T) throws -> T {
-    let work = ThreadWork(body)
+    var result: Result<T, any Error>?
+    // A C thread start takes one pointer: a boxed closure that stores the result.
+    let context = Unmanaged.passRetained(ThreadStart { result = Result { try body() } }).toOpaque()
     var attributes = pthread_attr_t()
     pthread_attr_init(&attributes)
     defer { pthread_attr_destroy(&attributes) }
     pthread_attr_setstacksize(&attributes, 8 << 20)
     var thread = pthread_t()
-    let context = Unmanaged.passRetained(work as ThreadWorkRunner).toOpaque()
     let r = pthread_create(&thread, &attributes, { context in
-        Unmanaged<ThreadWorkRunner>.fromOpaque(context!).takeRetainedValue().run()
+        Unmanaged<ThreadStart>.fromOpaque(context!).takeRetainedValue().run()
         return nil
     }, context)
     if r != 0 {
-        Unmanaged<ThreadWorkRunner>.fromOpaque(context).release()
+        Unmanaged<ThreadStart>.fromOpaque(context).release()
         throw NamespaceError.setup("pthread_create: \(ErrnoName.name(r) ?? "errno \(r)")")
     }
     pthread_join(thread, nil)  // the thread's writes happen before the join returns
-    return try work.result!.get()
+    return try result!.get()
 }
 
-/// What a joined thread runs (a class, since a C thread start takes one pointer and no generics).
-class ThreadWorkRunner {
-    func run() {}
-}
-
-/// A body and, once the thread has run it, its result.
-final class ThreadWork<T>: ThreadWorkRunner {
-    let body: () throws -> T
-    var result: Result<T, any Error>?
-    init(_ body: @escaping () throws -> T) { self.body = body }
-    override func run() { result = Result { try body() } }
+/// What a joined thread runs.
+final class ThreadStart {
+    let run: () -> Void
+    init(_ run: @escaping () -> Void) { self.run = run }
 }
