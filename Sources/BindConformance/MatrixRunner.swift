@@ -282,8 +282,8 @@ final class Counters: Sendable {
     let nextChunk = Atomic<Int>(0)
     let done = Atomic<Int>(0)
     let bad = Atomic<Int>(0)
-    let failure = Mutex<(any Error)?>(nil)
-    let facts = Mutex<[[SysctlSetting]: HostFacts]>([:])
+    let failure = Locked<(any Error)?>(nil)
+    let facts = Locked<[[SysctlSetting]: HostFacts]>([:])
 }
 
 /// Results written by index from several threads.

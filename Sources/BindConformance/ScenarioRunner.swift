@@ -1,7 +1,6 @@
 import BindKit
 import BindRules
 import Foundation
-import Synchronization
 
 /// Which sides a run asks.
 public enum RunMode: Sendable, Equatable {
@@ -47,7 +46,7 @@ public struct StepRecord: Codable, Sendable, Equatable {
 /// namespace with the fixture, and both go into one record per step.
 public enum ScenarioRunner {
     /// Facts read back from a fixture namespace, per sysctl set (model-only runs).
-    static let factsCache = Mutex<[[SysctlSetting]: HostFacts]>([:])
+    static let factsCache = Locked<[[SysctlSetting]: HostFacts]>([:])
 
     /// Runs one scenario. Throws `NamespaceError` when a kernel run cannot start.
     public static func run(_ scenario: Scenario, mode: RunMode) throws -> [StepRecord] {

@@ -1,7 +1,6 @@
 import BindKit
 import BindRules
 import Foundation
-import Synchronization
 
 /// Random scenarios, model against kernel; every disagreement shrunk to a small scenario.
 public enum Soak {
@@ -29,7 +28,7 @@ public enum Soak {
             var failures: [(index: Int, scenario: Scenario)] = []
             var error: (any Error)?
         }
-        let shared = Mutex(Shared())
+        let shared = Locked(Shared())
         let w = max(1, min(workers, count))
         DispatchQueue.concurrentPerform(iterations: w) { worker in
             for i in stride(from: worker, to: count, by: w) {

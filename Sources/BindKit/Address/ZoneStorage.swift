@@ -1,4 +1,3 @@
-import Synchronization
 
 /// The zone of an ``IPv6Address`` as stored: without references, so that IPv6Address,
 /// IPAddress and SocketAddress are plain values (copied without retain/release, destroyed
@@ -124,7 +123,7 @@ struct ZoneStorage: Hashable, Sendable {
 /// table only grows; it holds the names programs have put into addresses, never text
 /// that was parsed.
 enum LongZoneNames {
-    private static let table = Mutex<(names: [String], numbers: [String: UInt64])>(([], [:]))
+    private static let table = Locked<(names: [String], numbers: [String: UInt64])>(([], [:]))
 
     static func number(of name: String) -> UInt64 {
         table.withLock { table in
