@@ -41,6 +41,13 @@ struct AddressDecodingTests {
         }
     }
 
+    /// The failable initializers (which build no error) answer as the throwing ones do.
+    static func expectFailableAgrees(_ text: String) {
+        #expect(IPAddress(text) == (try? IPAddress(parsing: text)), "\(text.debugDescription)")
+        #expect(IPv4Address(text) == (try? IPv4Address(parsing: text)), "\(text.debugDescription)")
+        #expect(IPv6Address(text) == (try? IPv6Address(parsing: text)), "\(text.debugDescription)")
+    }
+
     @Test("the IPv6 class table is 256 one-byte entries")
     func classTable() {
         #expect(Self.decoded("1:2:3:4:5:6:7:8", BindKit.decodeIPv6Address) != nil)
@@ -56,6 +63,7 @@ struct AddressDecodingTests {
             if value != nil { accepted += 1 }
             #expect(Self.reference(text) { p throws(ParseFailure) in try parseIPv4Strict(p, from: 0, to: p.count) } == value)
             Self.expectReferenceError(text, .ipv4) { s throws(AddressParseError) in try IPv4Address(parsing: s) }
+            Self.expectFailableAgrees(text)
         }
         #expect(accepted > 300 && accepted < 2700)
     }
@@ -69,6 +77,7 @@ struct AddressDecodingTests {
             if address != nil { accepted += 1 }
             #expect(Self.reference(text) { p throws(ParseFailure) in try parseIPv6(p, from: 0, to: p.count) } == address)
             Self.expectReferenceError(text, .ipv6) { s throws(AddressParseError) in try IPv6Address(parsing: s) }
+            Self.expectFailableAgrees(text)
         }
         #expect(accepted > 400 && accepted < 3600)
     }
@@ -100,6 +109,7 @@ struct AddressDecodingTests {
             // The public entry points answer exactly as the reference does, errors included.
             #expect((try? IPv6Address(parsing: text)) == reference)
             Self.expectReferenceError(text, .either) { s throws(AddressParseError) in try IPAddress(parsing: s) }
+            Self.expectFailableAgrees(text)
         }
         #expect(accepted > 400)
         for text in ["::ffff:192.0.2.1", "64:ff9b::192.0.2.33", "1:2:3:4:5:6:1.2.3.4", "::1.2.3.4", "::ffff:1.2.3.4%eth0"] {
@@ -123,6 +133,7 @@ struct AddressDecodingTests {
                 Self.decoded(text, decodeIPAddress)
                     == Self.reference(text) { p throws(ParseFailure) in try parseIPAddress(p, from: 0, to: p.count) })
             Self.expectReferenceError(text, .either) { s throws(AddressParseError) in try IPAddress(parsing: s) }
+            Self.expectFailableAgrees(text)
             if let address = withFastPath(text, fastSocketAddress) {
                 #expect(Self.reference(text) { p throws(ParseFailure) in try parseSocketAddress(p, to: p.count) } == address)
             }
@@ -140,6 +151,7 @@ struct AddressDecodingTests {
             Self.expectReferenceError(text, .either) { s throws(AddressParseError) in try IPAddress(parsing: s) }
             Self.expectReferenceError(text, .ipv4) { s throws(AddressParseError) in try IPv4Address(parsing: s) }
             Self.expectReferenceError(text, .ipv6) { s throws(AddressParseError) in try IPv6Address(parsing: s) }
+            Self.expectFailableAgrees(text)
         }
     }
 

@@ -111,78 +111,87 @@ private enum HexClass {
 /// the end or a '%', as its 128 bits and the offset where it ends; or nil when it is not
 /// one (anything wrong). An embedded IPv4 address in the last 32 bits
 /// (`::ffff:1.2.3.4`) is read by `decodeIPv4`, as inet_pton6 hands it to inet_pton4.
+///
+/// One pass, a group at a time. The groups before "::" are set aside when it is read
+/// (`head`), so that at the end one shift moves them to the top.
 @inline(__always)
 func decodeIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end: Int)? {
     guard count >= 2, hexClassTable.utf8CodeUnitCount == 256 else { return nil }
     let classOf = hexClassTable.utf8Start
-    @inline(__always) func checkedClass(_ i: Int) -> UInt8 {
-        i < count ? classOf[Int(p[i])] : HexClass.end
-    }
     var i = 0
+    var bits: UInt128 = 0  // the groups read since the start or "::", the last in the low 16 bits
+    var groups = 0  // all groups read; more than 8 are refused at the end (the extra bits shift out)
+    var head: UInt128 = 0  // the groups before "::"
+    var gapGroup = -1  // how many those are, or -1 before any "::"
     if p[0] == ASCII.colon {
+        // A leading ':' is only the first half of "::".
         guard p[1] == ASCII.colon else { return nil }
-        i = 1
+        gapGroup = 0
+        i = 2
+        if i == count || p[i] == ASCII.percent { return (0, i) }
     }
-    var bits: UInt128 = 0  // the groups read, the last in the low 16 bits
-    var groups = 0  // more than 8 are refused at the end (the extra bits shift out)
-    var gapGroup = -1  // groups before "::"
     while true {
-        // One group: up to four hex digits, then `next`, the class of the byte after.
-        var value: UInt32 = 0
-        var length = 0
+        // A group: 1 to 4 hex digits from `start`; `next` is the class of the byte after
+        // them, at `i`.
+        let start = i
+        var value: UInt32
         var next: UInt8
         if i &+ 5 <= count {
-            // Room for four digits and what follows them: no bounds checks.
-            next = classOf[Int(p[i])]
+            // Room for four digits and the byte after them: no bounds checks.
+            value = UInt32(classOf[Int(p[i])])
+            guard value < 16 else { return nil }
+            next = classOf[Int(p[i &+ 1])]
             if next < 16 {
-                value = UInt32(next)
-                next = classOf[Int(p[i &+ 1])]
+                value = value << 4 | UInt32(next)
+                next = classOf[Int(p[i &+ 2])]
                 if next < 16 {
                     value = value << 4 | UInt32(next)
-                    next = classOf[Int(p[i &+ 2])]
+                    next = classOf[Int(p[i &+ 3])]
                     if next < 16 {
                         value = value << 4 | UInt32(next)
-                        next = classOf[Int(p[i &+ 3])]
-                        if next < 16 {
-                            value = value << 4 | UInt32(next)
-                            next = classOf[Int(p[i &+ 4])]
-                            length = 4
-                        } else {
-                            length = 3
-                        }
+                        next = classOf[Int(p[i &+ 4])]
+                        i &+= 4
                     } else {
-                        length = 2
+                        i &+= 3
                     }
                 } else {
-                    length = 1
+                    i &+= 2
                 }
+            } else {
+                i &+= 1
             }
         } else {
-            next = checkedClass(i)
-            while next < 16 && length < 4 {
+            guard i < count else { return nil }
+            value = UInt32(classOf[Int(p[i])])
+            guard value < 16 else { return nil }
+            i &+= 1
+            next = i < count ? classOf[Int(p[i])] : HexClass.end
+            while next < 16 && i &- start < 4 {
                 value = value << 4 | UInt32(next)
-                length &+= 1
-                next = checkedClass(i &+ length)
+                i &+= 1
+                next = i < count ? classOf[Int(p[i])] : HexClass.end
             }
         }
-        i &+= length
         if next == HexClass.colon {
-            i &+= 1
-            if length == 0 {
-                // The second colon of "::" (a third one is refused).
-                guard gapGroup < 0 else { return nil }
-                gapGroup = groups
-                continue
-            }
             bits = bits << 16 | UInt128(value)
             groups &+= 1
+            i &+= 1
+            guard i < count else { return nil }  // a ':' at the end
+            if p[i] == ASCII.colon {
+                // "::" (once only), which may end the address.
+                guard gapGroup < 0 else { return nil }
+                gapGroup = groups
+                head = bits
+                bits = 0
+                i &+= 1
+                if i == count || p[i] == ASCII.percent { break }
+            }
             continue
         }
         if next == HexClass.dot {
             // An embedded IPv4 address from the start of this group to the end or a
             // '%': it takes two groups, and at most 6 may come before it.
-            let start = i &- length
-            guard length > 0, groups <= 6 else { return nil }
+            guard groups <= 6 else { return nil }
             var end = i &+ 1
             while end < count && p[end] != ASCII.percent { end &+= 1 }
             guard let v4 = decodeIPv4(p + start, end &- start) else { return nil }
@@ -194,28 +203,18 @@ func decodeIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end:
         // The end of the address (the input's, or a zone's '%'), or a refusal:
         // a fifth digit, anything else.
         guard next == HexClass.end || next == HexClass.percent else { return nil }
-        if length > 0 {
-            bits = bits << 16 | UInt128(value)
-            groups &+= 1
-        } else {
-            // Nothing after a ':' is "::" (which the loop passed just before) or a refusal;
-            // nothing at all too. (Bytes before `i` were read, so `p[i - 2]` was a ':'
-            // only after a "::".)
-            guard i >= 2, p[i &- 2] == ASCII.colon else { return nil }
-        }
+        bits = bits << 16 | UInt128(value)
+        groups &+= 1
         break
     }
-    if gapGroup >= 0 {
-        guard groups < 8 else { return nil }
-        // "::" stands for the missing groups: the groups before it move to the top.
-        // (Masking shifts: the amounts are below 128, except a shift of an all-zero
-        // head by 128 when there are no groups at all.)
-        let tailMask: UInt128 = (1 &<< UInt128(truncatingIfNeeded: 16 &* (groups &- gapGroup))) &- 1
-        let head = bits & ~tailMask
-        return (head &<< UInt128(truncatingIfNeeded: 16 &* (8 &- groups)) | bits & tailMask, i)
+    if gapGroup < 0 {
+        guard groups == 8 else { return nil }
+        return (bits, i)
     }
-    guard groups == 8 else { return nil }
-    return (bits, i)
+    // "::" stands for at least one group. The groups before it go to the top (a shift by
+    // 128 is masked to 0, and is of a zero head: no groups before "::").
+    guard groups < 8 else { return nil }
+    return (head &<< UInt128(truncatingIfNeeded: 16 &* (8 &- gapGroup)) | bits, i)
 }
 
 /// Either family, strictly, with an optional IPv6 zone; nil when the bytes are neither.
@@ -303,6 +302,27 @@ func decodeSlowly<R>(
         if let value = withFastPath(string, decoder) { return value }
     }
     throw .rejected(string, by: grammar)
+}
+
+/// What a complete decoder says of `string`: its value, or nil when the string is not in
+/// the decoder's grammar. The failable initializers (`IPAddress("::1")`) use this: they
+/// have no error to build, so a refusal costs no more than the decoding.
+@inlinable @inline(__always)
+func decodeOrNil<R>(_ string: borrowing String, _ decoder: (UnsafePointer<UInt8>, Int) -> R?) -> R? {
+    let result = string.utf8.withContiguousStorageIfAvailable { buffer -> R? in
+        guard let base = buffer.baseAddress else { return nil }
+        return decoder(base, buffer.count)
+    }
+    guard let result else { return decodeCopy(copy string, decoder) }
+    return result
+}
+
+/// `decodeOrNil` for a string not stored contiguously (never a native string): a
+/// contiguous copy is decoded.
+@usableFromInline @inline(never)
+func decodeCopy<R>(_ string: consuming String, _ decoder: (UnsafePointer<UInt8>, Int) -> R?) -> R? {
+    string.makeContiguousUTF8()
+    return withFastPath(string, decoder)
 }
 
 /// Runs a decoder or fast path over the UTF-8 bytes of `string` (nil if the string is

@@ -23,9 +23,11 @@ public enum IPAddress: Hashable, Sendable, Codable, CustomStringConvertible, Los
         try BindKit.decodeSlowly(string, .either, decodeIPAddress)
     }
 
-    /// The strict parse (``init(parsing:)``), or `nil`.
+    /// The strict parse (``init(parsing:)``), or `nil`; without an error to build, a
+    /// refusal costs only the decoding.
+    @inlinable
     public init?(_ description: String) {
-        guard let address = try? IPAddress(parsing: description) else { return nil }
+        guard let address = decodeOrNil(description, decodeIPAddress) else { return nil }
         self = address
     }
 

@@ -58,10 +58,12 @@ public struct IPv4Address: Hashable, Sendable, Comparable, Codable, CustomString
         try BindKit.decodeSlowly(string, .ipv4, decodeIPv4)
     }
 
-    /// The strict parse (``init(parsing:)``), or `nil`.
+    /// The strict parse (``init(parsing:)``), or `nil`; without an error to build, a
+    /// refusal costs only the decoding.
+    @inlinable
     public init?(_ description: String) {
-        guard let address = try? IPv4Address(parsing: description) else { return nil }
-        self = address
+        guard let value = decodeOrNil(description, decodeIPv4) else { return nil }
+        rawValue = value
     }
 
     /// Parses any form glibc `inet_aton` accepts: one to four parts separated by dots,

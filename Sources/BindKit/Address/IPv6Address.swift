@@ -162,9 +162,11 @@ public struct IPv6Address: Hashable, Sendable, Comparable, Codable, CustomString
         try BindKit.decodeSlowly(string, .ipv6, decodeIPv6Address)
     }
 
-    /// The strict parse (``init(parsing:)``), or `nil`.
+    /// The strict parse (``init(parsing:)``), or `nil`; without an error to build, a
+    /// refusal costs only the decoding.
+    @inlinable
     public init?(_ description: String) {
-        guard let address = try? IPv6Address(parsing: description) else { return nil }
+        guard let address = decodeOrNil(description, decodeIPv6Address) else { return nil }
         self = address
     }
 
