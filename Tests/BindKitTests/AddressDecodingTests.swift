@@ -144,7 +144,10 @@ struct AddressDecodingTests {
     @Test("short and odd inputs: empty, one byte, whitespace, NUL, non-ASCII")
     func oddInputs() {
         let texts = ["", ".", ":", "%", "::", ":::", "1", "a", " ", "\0", "1.2.3.4\0", "::1\0", "é", "::ffff:1.2.3.4%é", "1.2.3.4 ",
-                     " 1.2.3.4", "fe80::1%", "%eth0", "1.2.3.4%eth0", "::1%eth0%1", "[::1]", "1.2.3.4:80"]
+                     " 1.2.3.4", "fe80::1%", "%eth0", "1.2.3.4%eth0", "::1%eth0%1", "[::1]", "1.2.3.4:80",
+                     // The family is decided by the first four bytes.
+                     "./1.2.3.4", "./1.2", ":1.2.3.4", "::1.2.3.4", "::%a.b", "1::%a.b", "1.2.", "1.2", "12.3", "123.4.5.6",
+                     "1234.5.6.7", "1:2.3.4.5", "::1.2.3.4%x.y"]
         for text in texts {
             #expect(Self.decoded(text, decodeIPAddress)
                 == Self.reference(text) { p throws(ParseFailure) in try parseIPAddress(p, from: 0, to: p.count) })
