@@ -17,64 +17,111 @@
 // `fastSocketAddress` and the strict decoders are fast paths, whose `nil` means "ask the
 // reference parser".
 //
-// (Word-at-a-time tricks were tried and lost: without popcnt/BMI in the baseline x86-64
+// (Word-at-a-time parsing was tried and lost: without popcnt/BMI in the baseline x86-64
 // target they take more instructions, and wide loads from the stack copy that
-// `withContiguousStorageIfAvailable` makes of a small string stall on store forwarding.)
+// `withContiguousStorageIfAvailable` makes of a small string stall on store forwarding.
+// Only the family decision reads a word: four bytes, once.)
 
-/// One octet of a dotted quad at `p[i]` (which must be in bounds): 1 to 3 digits, no
-/// leading zero, at most 255. Moves `i` past it. (0x30 is '0'.)
+/// One of the first three octets of a dotted quad at `p[i]`, and the '.' after it: 1 to 3
+/// digits, no leading zero, at most 255, then a '.' and at least one more byte. Moves `i`
+/// past the dot. Each byte is read once: `byte &- 0x30` is a digit's value below 10, and
+/// 0xFE for the '.'.
 @inlinable @inline(__always)
-func decimalOctet(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ count: Int) -> UInt32? {
+func octetAndDot(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ count: Int) -> UInt32? {
+    guard i &+ 4 < count else { return octetAndDotNearEnd(p, &i, count) }
+    // Four bytes and the one after them are there: no bounds checks.
     let first = UInt32(p[i] &- 0x30)
     guard first < 10 else { return nil }
-    if i &+ 3 < count {
-        // Three more bytes are there: read them without further checks.
-        let second = UInt32(p[i &+ 1] &- 0x30)
-        guard second < 10 else {
-            i &+= 1
-            return first
-        }
-        guard first != 0 else { return nil }  // a leading zero
-        let third = UInt32(p[i &+ 2] &- 0x30)
-        guard third < 10 else {
-            i &+= 2
-            return first &* 10 &+ second
-        }
-        let value = first &* 100 &+ second &* 10 &+ third
-        guard value <= 255 else { return nil }
-        i &+= 3
-        return value
+    let second = p[i &+ 1] &- 0x30
+    if second == 0xFE {
+        i &+= 2
+        return first
     }
-    var value = first
+    guard second < 10, first != 0 else { return nil }  // a leading zero
+    let two = first &* 10 &+ UInt32(second)
+    let third = p[i &+ 2] &- 0x30
+    if third == 0xFE {
+        i &+= 3
+        return two
+    }
+    guard third < 10, p[i &+ 3] == 0x2E else { return nil }
+    let value = two &* 10 &+ UInt32(third)
+    guard value <= 255 else { return nil }
+    i &+= 4
+    return value
+}
+
+/// `octetAndDot` with every read checked, for the last bytes of the input.
+@inlinable
+func octetAndDotNearEnd(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ count: Int) -> UInt32? {
+    guard let (value, end) = lastOctet(p, i, count), end &+ 1 < count, p[end] == 0x2E else { return nil }
+    i = end &+ 1
+    return value
+}
+
+/// The last octet of a dotted quad at `p[i]`: 1 to 3 digits, no leading zero, at most
+/// 255, up to the end of the bytes or the first byte that is not a digit; and where it
+/// ends.
+@inlinable @inline(__always)
+func lastOctet(_ p: UnsafePointer<UInt8>, _ i: Int, _ count: Int) -> (value: UInt32, end: Int)? {
+    guard i < count else { return nil }
+    var value = UInt32(p[i] &- 0x30)
+    guard value < 10 else { return nil }
     var j = i &+ 1
-    while j < count, j &- i < 3 {
+    while j < count && j &- i < 3 {
         let digit = UInt32(p[j] &- 0x30)
         guard digit < 10 else { break }
-        guard value != 0 else { return nil }
+        guard value != 0 else { return nil }  // a leading zero
         value = value &* 10 &+ digit
         j &+= 1
     }
     guard value <= 255 else { return nil }
-    i = j
+    return (value, j)
+}
+
+/// The last octet of a dotted quad when it ends the bytes: `count - i` is its length,
+/// 1 to 3 digits (no loop).
+@inlinable @inline(__always)
+func finalOctet(_ p: UnsafePointer<UInt8>, _ i: Int, _ count: Int) -> UInt32? {
+    let length = count &- i
+    guard length &- 1 < 3 else { return nil }  // 1...3, unsigned
+    let first = UInt32(p[i] &- 0x30)
+    guard first < 10 else { return nil }
+    if length == 1 { return first }
+    let second = UInt32(p[i &+ 1] &- 0x30)
+    guard second < 10, first != 0 else { return nil }  // a leading zero
+    let two = first &* 10 &+ second
+    if length == 2 { return two }
+    let third = UInt32(p[i &+ 2] &- 0x30)
+    guard third < 10 else { return nil }
+    let value = two &* 10 &+ third
+    guard value <= 255 else { return nil }
     return value
 }
 
 /// A strict dotted quad (inet_pton4) in the `count` bytes at `p`, or nil when they are
-/// not one. (0x2E is '.'.)
+/// not one.
 @inlinable @inline(__always)
 func decodeIPv4(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt32? {
     // "0.0.0.0" to "255.255.255.255".
     guard count >= 7 && count <= 15 else { return nil }
     var i = 0
-    // Each of the first three octets is followed by a dot and at least one more byte.
-    guard let a = decimalOctet(p, &i, count), i &+ 1 < count, p[i] == 0x2E else { return nil }
-    i &+= 1
-    guard let b = decimalOctet(p, &i, count), i &+ 1 < count, p[i] == 0x2E else { return nil }
-    i &+= 1
-    guard let c = decimalOctet(p, &i, count), i &+ 1 < count, p[i] == 0x2E else { return nil }
-    i &+= 1
-    guard let d = decimalOctet(p, &i, count), i == count else { return nil }
+    guard let a = octetAndDot(p, &i, count), let b = octetAndDot(p, &i, count), let c = octetAndDot(p, &i, count),
+        let d = finalOctet(p, i, count)
+    else { return nil }
     return a << 24 | b << 16 | c << 8 | d
+}
+
+/// The dotted quad an IPv6 address ends with, in the `count` bytes at `p`, up to their end
+/// or a '%', and where it ends; nil when it is not one. (0x25 is '%'.)
+@inlinable @inline(__always)
+func decodeEmbeddedIPv4(_ p: UnsafePointer<UInt8>, _ count: Int) -> (value: UInt32, end: Int)? {
+    guard count >= 7 else { return nil }
+    var i = 0
+    guard let a = octetAndDot(p, &i, count), let b = octetAndDot(p, &i, count), let c = octetAndDot(p, &i, count),
+        let (d, end) = lastOctet(p, i, count), end == count || p[end] == 0x25
+    else { return nil }
+    return (a << 24 | b << 16 | c << 8 | d, end)
 }
 
 /// What each byte is to the IPv6 decoder: a hex digit's value (0-15), 16 for ':',
@@ -188,13 +235,10 @@ func decodeIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end:
         if next == HexClass.dot {
             // An embedded IPv4 address from the start of this group to the end or a
             // '%': it takes two groups, and at most 6 may come before it.
-            guard groups <= 6 else { return nil }
-            var end = i &+ 1
-            while end < count && p[end] != ASCII.percent { end &+= 1 }
-            guard let v4 = decodeIPv4(p + start, end &- start) else { return nil }
+            guard groups <= 6, let (v4, length) = decodeEmbeddedIPv4(p + start, count &- start) else { return nil }
             bits = bits << 32 | UInt128(v4)
             groups &+= 2
-            i = end
+            i = start &+ length
             break
         }
         // The end of the address (the input's, or a zone's '%'), or a refusal:
