@@ -84,7 +84,7 @@ func lastOctet(_ p: UnsafePointer<UInt8>, _ i: Int, _ count: Int) -> (value: UIn
 @inlinable @inline(__always)
 func finalOctet(_ p: UnsafePointer<UInt8>, _ i: Int, _ count: Int) -> UInt32? {
     let length = count &- i
-    guard length &- 1 < 3 else { return nil }  // 1...3, unsigned
+    guard length >= 1 && length <= 3 else { return nil }
     let first = UInt32(p[i] &- 0x30)
     guard first < 10 else { return nil }
     if length == 1 { return first }
