@@ -154,15 +154,51 @@ private enum HexClass {
     @inline(__always) static var dot: UInt8 { 19 }
 }
 
-/// The address part of an IPv6 address (inet_pton6) in the `count` bytes at `p`, up to
-/// the end or a '%', as its 128 bits and the offset where it ends; or nil when it is not
-/// one (anything wrong). An embedded IPv4 address in the last 32 bits
-/// (`::ffff:1.2.3.4`) is read by `decodeIPv4`, as inet_pton6 hands it to inet_pton4.
+/// Either family, strictly, with an optional IPv6 zone; nil when the bytes are neither.
+/// A valid IPv4 address has a '.' at offset 1, 2 or 3 and no ':'; a valid IPv6 address
+/// with a '.' that early starts with "::" (`::1.2.3.4`, `::%a.b`), as any other group
+/// before an embedded IPv4 address or a zone takes at least "1::". So the first four
+/// bytes decide the family (read as one word: a '.' is a zero byte of `word ^ 0x2E2E2E2E`,
+/// found in bytes 1 to 3 by the borrow trick, whose one false hit, a '/' after a '.' in
+/// byte 0, is in a string neither family takes), and the IPv6 decoder answers for the
+/// rest. (0x3A is ':'.)
+@inlinable @inline(__always)
+func decodeIPAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPAddress? {
+    if count >= 4 {
+        let word = UnsafeRawPointer(p).loadUnaligned(as: UInt32.self).littleEndian
+        let dots = word ^ 0x2E2E_2E2E
+        if word & 0xFF != 0x3A && (dots &- 0x0101_0101) & ~dots & 0x8080_8000 != 0 {
+            guard let value = decodeIPv4(p, count) else { return nil }
+            return .v4(IPv4Address(rawValue: value))
+        }
+    }
+    return decodeIPv6AsIPAddress(p, count)
+}
+
+/// An IPv6 address with an optional zone; nil when the bytes are not one.
+@inlinable @inline(__always)
+func decodeIPv6Address(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPv6Address? {
+    guard case .v6(let address)? = decodeIPv6AsIPAddress(p, count) else { return nil }
+    return address
+}
+
+/// An IPv6 address (inet_pton6) with an optional zone in the `count` bytes at `p`, as an
+/// `IPAddress` (`.v6`), so that `decodeIPAddress` passes the answer on as it is; or nil
+/// when they are not one (anything wrong). An embedded IPv4 address in the last 32 bits
+/// (`::ffff:1.2.3.4`) is read by `decodeEmbeddedIPv4`, as inet_pton6 hands it to inet_pton4.
 ///
 /// One pass, a group at a time. The groups before "::" are set aside when it is read
 /// (`head`), so that at the end one shift moves them to the top.
-@inline(__always)
-func decodeIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end: Int)? {
+///
+/// The common path calls nothing: an embedded IPv4 address and a zone are read by
+/// functions called last, with all they need as arguments. So the loop keeps its values in
+/// registers a call would not preserve, and the common path saves and restores none.
+/// (Not inlined into `decodeIPAddress`, so that the IPv4 path there stays small.)
+/// Read-only for the optimizer (`@_effects(readonly)`: it writes no memory but its own
+/// stack; a refused zone only passes the runtime's throw hook): so a caller's loop may
+/// keep borrowing the string it parses across the call.
+@usableFromInline @inline(never) @_effects(readonly)
+func decodeIPv6AsIPAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPAddress? {
     guard count >= 2, hexClassTable.utf8CodeUnitCount == 256 else { return nil }
     let classOf = hexClassTable.utf8Start
     var i = 0
@@ -175,7 +211,8 @@ func decodeIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end:
         guard p[1] == ASCII.colon else { return nil }
         gapGroup = 0
         i = 2
-        if i == count || p[i] == ASCII.percent { return (0, i) }
+        if i == count { return .v6(IPv6Address(bits: 0, zone: .none)) }
+        if p[i] == ASCII.percent { return decodeIPv6Zone(0, p, count, i) }
     }
     while true {
         // A group: 1 to 4 hex digits from `start`; `next` is the class of the byte after
@@ -234,12 +271,9 @@ func decodeIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end:
         }
         if next == HexClass.dot {
             // An embedded IPv4 address from the start of this group to the end or a
-            // '%': it takes two groups, and at most 6 may come before it.
-            guard groups <= 6, let (v4, length) = decodeEmbeddedIPv4(p + start, count &- start) else { return nil }
-            bits = bits << 32 | UInt128(v4)
-            groups &+= 2
-            i = start &+ length
-            break
+            // '%': it takes the last two groups.
+            guard let prefix = placeGroups(bits << 32, groups &+ 2, head, gapGroup) else { return nil }
+            return decodeIPv6EndingInIPv4(prefix, p, count, start)
         }
         // The end of the address (the input's, or a zone's '%'), or a refusal:
         // a fifth digit, anything else.
@@ -248,55 +282,37 @@ func decodeIPv6(_ p: UnsafePointer<UInt8>, _ count: Int) -> (bits: UInt128, end:
         groups &+= 1
         break
     }
-    if gapGroup < 0 {
-        guard groups == 8 else { return nil }
-        return (bits, i)
-    }
-    // "::" stands for at least one group. The groups before it go to the top (a shift by
-    // 128 is masked to 0, and is of a zero head: no groups before "::").
+    guard let address = placeGroups(bits, groups, head, gapGroup) else { return nil }
+    if i == count { return .v6(IPv6Address(bits: address, zone: .none)) }
+    return decodeIPv6Zone(address, p, count, i)
+}
+
+/// The 128 bits of an IPv6 address from its groups: `bits` holds the `groups` read in all,
+/// those after "::" when there is one (`gapGroup` of them came before it, in `head`).
+/// Nil when there are not 8 groups, or with "::" (which stands for at least one group)
+/// not fewer than 8. (The groups before "::" go to the top: a shift by 128 is masked to 0,
+/// and is of a zero head, no groups before "::".)
+@inline(__always)
+func placeGroups(_ bits: UInt128, _ groups: Int, _ head: UInt128, _ gapGroup: Int) -> UInt128? {
+    if gapGroup < 0 { return groups == 8 ? bits : nil }
     guard groups < 8 else { return nil }
-    return (head &<< UInt128(truncatingIfNeeded: 16 &* (8 &- gapGroup)) | bits, i)
+    return head &<< UInt128(truncatingIfNeeded: 16 &* (8 &- gapGroup)) | bits
 }
 
-/// Either family, strictly, with an optional IPv6 zone; nil when the bytes are neither.
-/// A valid IPv4 address has a '.' at offset 1, 2 or 3 and no ':'; a valid IPv6 address
-/// with a '.' that early starts with "::" (`::1.2.3.4`, `::%a.b`), as any other group
-/// before an embedded IPv4 address or a zone takes at least "1::". So the first four
-/// bytes decide the family (read as one word: a '.' is a zero byte of `word ^ 0x2E2E2E2E`,
-/// found in bytes 1 to 3 by the borrow trick, whose one false hit, a '/' after a '.' in
-/// byte 0, is in a string neither family takes), and the IPv6 decoder answers for the
-/// rest. (0x3A is ':'.)
-@inlinable @inline(__always)
-func decodeIPAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPAddress? {
-    if count >= 4 {
-        let word = UnsafeRawPointer(p).loadUnaligned(as: UInt32.self).littleEndian
-        let dots = word ^ 0x2E2E_2E2E
-        if word & 0xFF != 0x3A && (dots &- 0x0101_0101) & ~dots & 0x8080_8000 != 0 {
-            guard let value = decodeIPv4(p, count) else { return nil }
-            return .v4(IPv4Address(rawValue: value))
-        }
-    }
-    return decodeIPv6AsIPAddress(p, count)
+/// The rest of an IPv6 address whose groups gave `prefix`: the dotted quad from
+/// `p[start]`, up to the end or a zone.
+@inline(never)
+func decodeIPv6EndingInIPv4(_ prefix: UInt128, _ p: UnsafePointer<UInt8>, _ count: Int, _ start: Int) -> IPAddress? {
+    guard let (v4, length) = decodeEmbeddedIPv4(p + start, count &- start) else { return nil }
+    let end = start &+ length
+    if end == count { return .v6(IPv6Address(bits: prefix | UInt128(v4), zone: .none)) }
+    return decodeIPv6Zone(prefix | UInt128(v4), p, count, end)
 }
 
-/// An IPv6 address with an optional zone; nil when the bytes are not one.
-@inlinable @inline(__always)
-func decodeIPv6Address(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPv6Address? {
-    guard case .v6(let address)? = decodeIPv6AsIPAddress(p, count) else { return nil }
-    return address
-}
-
-/// `decodeIPv6Address`, answered as an `IPAddress`, so that `decodeIPAddress` passes
-/// its answer on as it is (a tail call).
-/// (Not inlined into `decodeIPAddress`, so that the IPv4 path there stays small.)
-/// Read-only for the optimizer (`@_effects(readonly)`: it writes no memory but its own
-/// stack; a refused zone only passes the runtime's throw hook): so a caller's loop may
-/// keep borrowing the string it parses across the call.
-@usableFromInline @inline(never) @_effects(readonly)
-func decodeIPv6AsIPAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPAddress? {
-    guard let (bits, end) = decodeIPv6(p, count) else { return nil }
-    if end == count { return .v6(IPv6Address(bits: bits, zone: .none)) }
-    guard let zone = try? parseZone(UnsafeBufferPointer(start: p, count: count), from: end + 1, to: count) else {
+/// The IPv6 address `bits` with the zone after the '%' at `p[percent]`, up to the end.
+@inline(never)
+func decodeIPv6Zone(_ bits: UInt128, _ p: UnsafePointer<UInt8>, _ count: Int, _ percent: Int) -> IPAddress? {
+    guard let zone = try? parseZone(UnsafeBufferPointer(start: p, count: count), from: percent &+ 1, to: count) else {
         return nil
     }
     return .v6(IPv6Address(bits: bits, zone: zone))
