@@ -51,12 +51,21 @@ func octetAndDot(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ count: Int) -> UIn
     return value
 }
 
-/// `octetAndDot` with every read checked, for the last bytes of the input.
+/// `octetAndDot` for the last bytes of the input, fewer than five from `i`: only "d.x" and
+/// "dd.x" fit there, read without a loop.
 @inlinable @inline(__always)
 func octetAndDotNearEnd(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ count: Int) -> UInt32? {
-    guard let (value, end) = lastOctet(p, i, count), end &+ 1 < count, p[end] == 0x2E else { return nil }
-    i = end &+ 1
-    return value
+    guard i &+ 2 < count else { return nil }
+    let first = UInt32(p[i] &- 0x30)
+    guard first < 10 else { return nil }
+    let second = p[i &+ 1] &- 0x30
+    if second == 0xFE {
+        i &+= 2
+        return first
+    }
+    guard second < 10, first != 0, i &+ 3 < count, p[i &+ 2] == 0x2E else { return nil }  // no leading zero
+    i &+= 3
+    return first &* 10 &+ UInt32(second)
 }
 
 /// The last octet of a dotted quad at `p[i]`: 1 to 3 digits, no leading zero, at most
@@ -118,9 +127,11 @@ func decodeIPv4(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt32? {
 func decodeEmbeddedIPv4(_ p: UnsafePointer<UInt8>, _ count: Int) -> (value: UInt32, end: Int)? {
     guard count >= 7 else { return nil }
     var i = 0
-    guard let a = octetAndDot(p, &i, count), let b = octetAndDot(p, &i, count), let c = octetAndDot(p, &i, count),
-        let (d, end) = lastOctet(p, i, count), end == count || p[end] == 0x25
+    guard let a = octetAndDot(p, &i, count), let b = octetAndDot(p, &i, count), let c = octetAndDot(p, &i, count)
     else { return nil }
+    if let d = finalOctet(p, i, count) { return (a << 24 | b << 16 | c << 8 | d, count) }
+    // Not to the end: to a zone's '%'.
+    guard let (d, end) = lastOctet(p, i, count), end < count, p[end] == 0x25 else { return nil }
     return (a << 24 | b << 16 | c << 8 | d, end)
 }
 
