@@ -25,36 +25,10 @@
 /// One of the first three octets of a dotted quad at `p[i]`, and the '.' after it: 1 to 3
 /// digits, no leading zero, at most 255, then a '.' and at least one more byte. Moves `i`
 /// past the dot. Each byte is read once: `byte &- 0x30` is a digit's value below 10, and
-/// 0xFE for the '.'.
+/// 0xFE for the '.'. Bounds are checked once for each length: "d.x" needs 3 bytes from
+/// `i`, "dd.x" 4, "ddd.x" 5.
 @inlinable @inline(__always)
 func octetAndDot(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ count: Int) -> UInt32? {
-    guard i &+ 4 < count else { return octetAndDotNearEnd(p, &i, count) }
-    // Four bytes and the one after them are there: no bounds checks.
-    let first = UInt32(p[i] &- 0x30)
-    guard first < 10 else { return nil }
-    let second = p[i &+ 1] &- 0x30
-    if second == 0xFE {
-        i &+= 2
-        return first
-    }
-    guard second < 10, first != 0 else { return nil }  // a leading zero
-    let two = first &* 10 &+ UInt32(second)
-    let third = p[i &+ 2] &- 0x30
-    if third == 0xFE {
-        i &+= 3
-        return two
-    }
-    guard third < 10, p[i &+ 3] == 0x2E else { return nil }
-    let value = two &* 10 &+ UInt32(third)
-    guard value <= 255 else { return nil }
-    i &+= 4
-    return value
-}
-
-/// `octetAndDot` for the last bytes of the input, fewer than five from `i`: only "d.x" and
-/// "dd.x" fit there, read without a loop.
-@inlinable @inline(__always)
-func octetAndDotNearEnd(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ count: Int) -> UInt32? {
     guard i &+ 2 < count else { return nil }
     let first = UInt32(p[i] &- 0x30)
     guard first < 10 else { return nil }
@@ -63,9 +37,18 @@ func octetAndDotNearEnd(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ count: Int)
         i &+= 2
         return first
     }
-    guard second < 10, first != 0, i &+ 3 < count, p[i &+ 2] == 0x2E else { return nil }  // no leading zero
-    i &+= 3
-    return first &* 10 &+ UInt32(second)
+    guard second < 10, first != 0, i &+ 3 < count else { return nil }  // no leading zero
+    let two = first &* 10 &+ UInt32(second)
+    let third = p[i &+ 2] &- 0x30
+    if third == 0xFE {
+        i &+= 3
+        return two
+    }
+    guard third < 10, i &+ 4 < count, p[i &+ 3] == 0x2E else { return nil }
+    let value = two &* 10 &+ UInt32(third)
+    guard value <= 255 else { return nil }
+    i &+= 4
+    return value
 }
 
 /// The last octet of a dotted quad at `p[i]`: 1 to 3 digits, no leading zero, at most
