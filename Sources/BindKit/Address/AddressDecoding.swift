@@ -91,6 +91,18 @@ func finalOctet(_ p: UnsafePointer<UInt8>, _ i: Int, _ count: Int) -> UInt32? {
     return value
 }
 
+/// The first three octets of a dotted quad at `p[0]`, each with its dot, as the top 24 of
+/// its 32 bits (shifted down by 8); moves `i` past them. Each octet joins the value as it
+/// is read, so only one value is kept.
+@inlinable @inline(__always)
+func firstThreeOctets(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ count: Int) -> UInt32? {
+    guard let a = octetAndDot(p, &i, count) else { return nil }
+    guard let b = octetAndDot(p, &i, count) else { return nil }
+    let ab = a << 8 | b
+    guard let c = octetAndDot(p, &i, count) else { return nil }
+    return ab << 8 | c
+}
+
 /// A strict dotted quad (inet_pton4) in the `count` bytes at `p`, or nil when they are
 /// not one.
 @inlinable @inline(__always)
@@ -98,10 +110,8 @@ func decodeIPv4(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt32? {
     // "0.0.0.0" to "255.255.255.255".
     guard count >= 7 && count <= 15 else { return nil }
     var i = 0
-    guard let a = octetAndDot(p, &i, count), let b = octetAndDot(p, &i, count), let c = octetAndDot(p, &i, count),
-        let d = finalOctet(p, i, count)
-    else { return nil }
-    return a << 24 | b << 16 | c << 8 | d
+    guard let abc = firstThreeOctets(p, &i, count), let d = finalOctet(p, i, count) else { return nil }
+    return abc << 8 | d
 }
 
 /// The dotted quad an IPv6 address ends with, in the `count` bytes at `p`, up to their end
@@ -110,12 +120,11 @@ func decodeIPv4(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt32? {
 func decodeEmbeddedIPv4(_ p: UnsafePointer<UInt8>, _ count: Int) -> (value: UInt32, end: Int)? {
     guard count >= 7 else { return nil }
     var i = 0
-    guard let a = octetAndDot(p, &i, count), let b = octetAndDot(p, &i, count), let c = octetAndDot(p, &i, count)
-    else { return nil }
-    if let d = finalOctet(p, i, count) { return (a << 24 | b << 16 | c << 8 | d, count) }
+    guard let abc = firstThreeOctets(p, &i, count) else { return nil }
+    if let d = finalOctet(p, i, count) { return (abc << 8 | d, count) }
     // Not to the end: to a zone's '%'.
     guard let (d, end) = lastOctet(p, i, count), end < count, p[end] == 0x25 else { return nil }
-    return (a << 24 | b << 16 | c << 8 | d, end)
+    return (abc << 8 | d, end)
 }
 
 /// What each byte is to the IPv6 decoder: a hex digit's value (0-15), 16 for ':',
@@ -195,7 +204,8 @@ func decodeIPv6Address(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPv6Address? 
 func decodeIPv6AsIPAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPAddress? {
     guard count >= 2, hexClassTable.utf8CodeUnitCount == 256 else { return nil }
     let classOf = hexClassTable.utf8Start
-    var i = 0
+    let end = p + count
+    var cur = p  // where the next group starts
     var bits: UInt128 = 0  // the groups read since the start or "::", the last in the low 16 bits
     var groups = 0  // all groups read; more than 8 are refused at the end (the extra bits shift out)
     var head: UInt128 = 0  // the groups before "::"
@@ -204,81 +214,78 @@ func decodeIPv6AsIPAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPAddress
         // A leading ':' is only the first half of "::".
         guard p[1] == ASCII.colon else { return nil }
         gapGroup = 0
-        i = 2
-        if i == count { return .v6(IPv6Address(bits: 0, zone: .none)) }
-        if p[i] == ASCII.percent { return decodeIPv6Zone(0, p, count, i) }
+        cur += 2
+        if cur == end { return .v6(IPv6Address(bits: 0, zone: .none)) }
+        if cur[0] == ASCII.percent { return decodeIPv6Zone(0, cur, end) }
     }
     while true {
-        // A group: 1 to 4 hex digits from `start`; `next` is the class of the byte after
-        // them, at `i`.
-        let start = i
-        guard i < count else { return nil }  // a ':' at the end
-        var value = UInt32(classOf[Int(p[i])])
+        // A group: 1 to 4 hex digits from `cur`; `next` is the class of the byte after
+        // them, at `cur[digits]`.
+        guard cur < end else { return nil }  // a ':' at the end
+        var value = UInt64(classOf[Int(cur[0])])
         if value >= 16 {
             // No group after a ':': the second ':' of "::" (once only), which may end the
             // address; or a refusal.
-            guard value == UInt32(HexClass.colon) && gapGroup < 0 else { return nil }
+            guard value == UInt64(HexClass.colon) && gapGroup < 0 else { return nil }
             gapGroup = groups
             head = bits
             bits = 0
-            i &+= 1
-            if i == count || p[i] == ASCII.percent { break }
+            cur += 1
+            if cur == end || cur[0] == ASCII.percent { break }
             continue
         }
         var next: UInt8
-        if i &+ 5 <= count {
+        var digits = 1
+        if end - cur >= 5 {
             // Room for four digits and the byte after them: no bounds checks.
-            next = classOf[Int(p[i &+ 1])]
+            next = classOf[Int(cur[1])]
             if next < 16 {
-                value = value << 4 | UInt32(next)
-                next = classOf[Int(p[i &+ 2])]
+                value = value << 4 | UInt64(next)
+                next = classOf[Int(cur[2])]
+                digits = 2
                 if next < 16 {
-                    value = value << 4 | UInt32(next)
-                    next = classOf[Int(p[i &+ 3])]
+                    value = value << 4 | UInt64(next)
+                    next = classOf[Int(cur[3])]
+                    digits = 3
                     if next < 16 {
-                        value = value << 4 | UInt32(next)
-                        next = classOf[Int(p[i &+ 4])]
-                        i &+= 4
-                    } else {
-                        i &+= 3
+                        value = value << 4 | UInt64(next)
+                        next = classOf[Int(cur[4])]
+                        digits = 4
                     }
-                } else {
-                    i &+= 2
                 }
-            } else {
-                i &+= 1
             }
         } else {
-            i &+= 1
-            next = i < count ? classOf[Int(p[i])] : HexClass.end
-            while next < 16 && i &- start < 4 {
-                value = value << 4 | UInt32(next)
-                i &+= 1
-                next = i < count ? classOf[Int(p[i])] : HexClass.end
+            let room = end - cur
+            next = digits < room ? classOf[Int(cur[digits])] : HexClass.end
+            while next < 16 && digits < 4 {
+                value = value << 4 | UInt64(next)
+                digits &+= 1
+                next = digits < room ? classOf[Int(cur[digits])] : HexClass.end
             }
         }
         if next == HexClass.colon {
             bits = bits << 16 | UInt128(value)
             groups &+= 1
-            i &+= 1
+            cur += digits &+ 1
             continue
         }
         if next == HexClass.dot {
             // An embedded IPv4 address from the start of this group to the end or a
             // '%': it takes the last two groups.
             guard let prefix = placeGroups(bits << 32, groups &+ 2, head, gapGroup) else { return nil }
-            return decodeIPv6EndingInIPv4(prefix, p, count, start)
+            return decodeIPv6EndingInIPv4(prefix, cur, end)
         }
         // The end of the address (the input's, or a zone's '%'), or a refusal:
         // a fifth digit, anything else.
         guard next == HexClass.end || next == HexClass.percent else { return nil }
         bits = bits << 16 | UInt128(value)
         groups &+= 1
+        cur += digits
         break
     }
     guard let address = placeGroups(bits, groups, head, gapGroup) else { return nil }
-    if i == count { return .v6(IPv6Address(bits: address, zone: .none)) }
-    return decodeIPv6Zone(address, p, count, i)
+    if cur == end { return .v6(IPv6Address(bits: address, zone: .none)) }
+    return decodeIPv6Zone(address, cur, end)
 }
 
 /// The 128 bits of an IPv6 address from its groups: `bits` holds the `groups` read in all,
@@ -293,22 +300,20 @@ func placeGroups(_ bits: UInt128, _ groups: Int, _ head: UInt128, _ gapGroup: In
     return head &<< UInt128(truncatingIfNeeded: 16 &* (8 &- gapGroup)) | bits
 }
 
-/// The rest of an IPv6 address whose groups gave `prefix`: the dotted quad from
-/// `p[start]`, up to the end or a zone.
+/// The rest of an IPv6 address whose groups gave `prefix`: the dotted quad from `start`,
+/// up to `end` or a zone.
 @inline(never)
-func decodeIPv6EndingInIPv4(_ prefix: UInt128, _ p: UnsafePointer<UInt8>, _ count: Int, _ start: Int) -> IPAddress? {
-    guard let (v4, length) = decodeEmbeddedIPv4(p + start, count &- start) else { return nil }
-    let end = start &+ length
-    if end == count { return .v6(IPv6Address(bits: prefix | UInt128(v4), zone: .none)) }
-    return decodeIPv6Zone(prefix | UInt128(v4), p, count, end)
+func decodeIPv6EndingInIPv4(_ prefix: UInt128, _ start: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> IPAddress? {
+    guard let (v4, length) = decodeEmbeddedIPv4(start, end - start) else { return nil }
+    if start + length == end { return .v6(IPv6Address(bits: prefix | UInt128(v4), zone: .none)) }
+    return decodeIPv6Zone(prefix | UInt128(v4), start + length, end)
 }
 
-/// The IPv6 address `bits` with the zone after the '%' at `p[percent]`, up to the end.
+/// The IPv6 address `bits` with the zone after the '%' at `percent`, up to `end`.
 @inline(never)
-func decodeIPv6Zone(_ bits: UInt128, _ p: UnsafePointer<UInt8>, _ count: Int, _ percent: Int) -> IPAddress? {
-    guard let zone = try? parseZone(UnsafeBufferPointer(start: p, count: count), from: percent &+ 1, to: count) else {
-        return nil
-    }
+func decodeIPv6Zone(_ bits: UInt128, _ percent: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> IPAddress? {
+    let zone = UnsafeBufferPointer(start: percent, count: end - percent)
+    guard let zone = try? parseZone(zone, from: 1, to: zone.count) else { return nil }
     return .v6(IPv6Address(bits: bits, zone: zone))
 }
 
