@@ -98,7 +98,7 @@ public struct IPv6Address: Hashable, Sendable, Comparable, Codable, CustomString
     public let high: UInt64
     /// Bytes 8-15, byte 8 in the top 8 bits.
     public let low: UInt64
-    var zoneStorage: ZoneStorage
+    @usableFromInline var zoneStorage: ZoneStorage
 
     /// The zone ("%eth0", "%3"), if any.
     public var zone: IPv6Zone? {
@@ -112,6 +112,7 @@ public struct IPv6Address: Hashable, Sendable, Comparable, Codable, CustomString
         self.zoneStorage = ZoneStorage(zone)
     }
 
+    @inlinable
     init(bits: UInt128, zone: ZoneStorage) {
         high = UInt64(truncatingIfNeeded: bits >> 64)
         low = UInt64(truncatingIfNeeded: bits)

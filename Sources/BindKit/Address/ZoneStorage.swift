@@ -8,29 +8,32 @@
 ///
 /// Each zone has exactly one stored form, so the synthesized `==` and `hash(into:)` are
 /// those of the zone.
+@usableFromInline
 struct ZoneStorage: Hashable, Sendable {
     /// What the zone is, and for an inline name its length. An enum of 19 cases leaves
     /// spare bits in its byte, where `IPAddress` keeps its case: so IPv6Address and
     /// IPAddress are both 32 bytes and come back from a function in registers.
-    private enum Kind: UInt8 {
+    @usableFromInline
+    enum Kind: UInt8, Sendable {
         case none, index, longName
         case name0, name1, name2, name3, name4, name5, name6, name7, name8, name9, name10, name11, name12, name13
         case name14, name15
     }
     // 15 bytes: the index, a name's bytes 0..<15 (little-endian: byte 0 lowest), or a
     // long name's number; then the kind.
-    private var word: UInt64 = 0  // bytes 0..<8
-    private var half: UInt32 = 0  // bytes 8..<12
-    private var quarter: UInt16 = 0  // bytes 12..<14
-    private var last: UInt8 = 0  // byte 14
-    private var kind = Kind.none
+    // (Visible to inlinable code, which makes the zone `none` of a parsed address.)
+    @usableFromInline var word: UInt64 = 0  // bytes 0..<8
+    @usableFromInline var half: UInt32 = 0  // bytes 8..<12
+    @usableFromInline var quarter: UInt16 = 0  // bytes 12..<14
+    @usableFromInline var last: UInt8 = 0  // byte 14
+    @usableFromInline var kind = Kind.none
 
     /// The longest name kept inline.
     @inline(__always) static var inlineCapacity: Int { 15 }
 
-    @inline(__always) static var none: ZoneStorage { ZoneStorage() }
+    @inlinable @inline(__always) static var none: ZoneStorage { ZoneStorage() }
 
-    private init() {}
+    @inlinable init() {}
 
     init(index: UInt32) {
         self.init()
