@@ -127,8 +127,9 @@ func decodeEmbeddedIPv4(_ p: UnsafePointer<UInt8>, _ count: Int) -> (value: UInt
 }
 
 /// What each byte is to the IPv6 decoder: a hex digit's value (0-15), 16 for ':',
-/// 17 for '%', 19 for '.', 127 for anything else. A static string, so that the table is constant
-/// data (no lazy initialization, no reference counting); every entry is one UTF-8 byte.
+/// 17 for '%', 19 for '.', 127 for anything else. A string literal, so that the table is
+/// constant data in every module that inlines the decoder (no lazy initialization, no
+/// reference counting); every entry is one UTF-8 byte.
 @inlinable var hexClassTable: StaticString {
 """
 \u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\u{7F}\
@@ -201,7 +202,8 @@ func decodeIPv6Address(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPv6Address? 
 /// address and a zone are read by functions called last, with all they need as arguments,
 /// and read-only for the optimizer (`@_effects(readonly)`: they write no memory but their
 /// own stack; a refused zone only passes the runtime's throw hook), so that a caller's loop
-/// may keep borrowing the string it parses across those calls.
+/// may keep borrowing the string it parses across those calls. (0x3A is ':' and 0x25 '%':
+/// inlinable code cannot read the module's internal `ASCII` constants.)
 @inlinable @inline(__always)
 func decodeIPv6AsIPAddress(_ p: UnsafePointer<UInt8>, _ count: Int) -> IPAddress? {
     guard count >= 2, hexClassTable.utf8CodeUnitCount == 256 else { return nil }
@@ -314,8 +316,8 @@ func decodeIPv6EndingInIPv4(_ prefix: UInt128, _ start: UnsafePointer<UInt8>, _ 
 /// The IPv6 address `bits` with the zone after the '%' at `percent`, up to `end`.
 @usableFromInline @inline(never) @_effects(readonly)
 func decodeIPv6Zone(_ bits: UInt128, _ percent: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> IPAddress? {
-    let zone = UnsafeBufferPointer(start: percent, count: end - percent)
-    guard let zone = try? parseZone(zone, from: 1, to: zone.count) else { return nil }
+    let bytes = UnsafeBufferPointer(start: percent, count: end - percent)
+    guard let zone = try? parseZone(bytes, from: 1, to: bytes.count) else { return nil }
     return .v6(IPv6Address(bits: bits, zone: zone))
 }
 
