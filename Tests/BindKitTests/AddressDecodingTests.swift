@@ -150,7 +150,8 @@ struct AddressDecodingTests {
                      "1234.5.6.7", "1:2.3.4.5", "::1.2.3.4%x.y",
                      // Octets read near the end, and an embedded quad up to the end or a zone.
                      "1.2.33.4", "1.2.03.4", "1.2.33.", "1.2.3..4", "1.2.333.4", "10.20.30.4", "1.2.3.04", "::1.2.03.4",
-                     "::1.2.3.4%1", "::1.2.3.04%1", "::1.2.3.256%1", "::1.2.3.%1", "::1.2.3.4%", "::ffff:1.2.3.255"]
+                     "::1.2.3.4%1", "::1.2.3.04%1", "::1.2.3.256%1", "::1.2.3.%1", "::1.2.3.4%", "::ffff:1.2.3.255",
+                     "::1.2.3.12%1", "::1.2.3.123%1", "::1.2.3.1234%1", "::1.2.3.4a%1"]
         for text in texts {
             #expect(Self.decoded(text, decodeIPAddress)
                 == Self.reference(text) { p throws(ParseFailure) in try parseIPAddress(p, from: 0, to: p.count) })

@@ -50,27 +50,7 @@ func octetAndDot(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ count: Int) -> UIn
     return value
 }
 
-/// The last octet of a dotted quad at `p[i]`: 1 to 3 digits, no leading zero, at most
-/// 255, up to the end of the bytes or the first byte that is not a digit; and where it
-/// ends.
-@inlinable @inline(__always)
-func lastOctet(_ p: UnsafePointer<UInt8>, _ i: Int, _ count: Int) -> (value: UInt32, end: Int)? {
-    guard i < count else { return nil }
-    var value = UInt32(p[i] &- 0x30)
-    guard value < 10 else { return nil }
-    var j = i &+ 1
-    while j < count && j &- i < 3 {
-        let digit = UInt32(p[j] &- 0x30)
-        guard digit < 10 else { break }
-        guard value != 0 else { return nil }  // a leading zero
-        value = value &* 10 &+ digit
-        j &+= 1
-    }
-    guard value <= 255 else { return nil }
-    return (value, j)
-}
-
-/// The last octet of a dotted quad when it ends the bytes: `count - i` is its length,
+/// The last octet of a dotted quad when it ends at `count`: `count - i` is its length,
 /// 1 to 3 digits (no loop).
 @inlinable @inline(__always)
 func finalOctet(_ p: UnsafePointer<UInt8>, _ i: Int, _ count: Int) -> UInt32? {
@@ -121,9 +101,10 @@ func decodeEmbeddedIPv4(_ p: UnsafePointer<UInt8>, _ count: Int) -> (value: UInt
     var i = 0
     guard let abc = firstThreeOctets(p, &i, count) else { return nil }
     if let d = finalOctet(p, i, count) { return (abc << 8 | d, count) }
-    // Not to the end: to a zone's '%'.
-    guard let (d, end) = lastOctet(p, i, count), end < count, p[end] == 0x25 else { return nil }
-    return (abc << 8 | d, end)
+    // Not to the end: to a zone's '%', at most 3 digits on.
+    guard let percent = (i..<min(count, i &+ 4)).first(where: { p[$0] == 0x25 }), let d = finalOctet(p, i, percent)
+    else { return nil }
+    return (abc << 8 | d, percent)
 }
 
 /// What each byte is to the IPv6 decoder: a hex digit's value (0-15), 16 for ':',

@@ -1,4 +1,3 @@
-
 /// The zone of an ``IPv6Address`` as stored: without references, so that IPv6Address,
 /// IPAddress and SocketAddress are plain values (copied without retain/release, destroyed
 /// without work). An index, or a name of up to 15 bytes kept inline; the parser makes
