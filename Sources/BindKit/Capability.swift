@@ -2,7 +2,8 @@
 ///
 /// Pure data: the capability sets of a process are read by ``ProcessCredentials``.
 public enum Capability: Int, Hashable, Sendable, CaseIterable, Comparable, Codable, CustomStringConvertible {
-    case chown = 0, dacOverride, dacReadSearch, fowner, fsetid, kill, setgid, setuid, setpcap,
+    case chown = 0
+    case dacOverride, dacReadSearch, fowner, fsetid, kill, setgid, setuid, setpcap,
         linuxImmutable, netBindService, netBroadcast, netAdmin, netRaw, ipcLock, ipcOwner,
         sysModule, sysRawio, sysChroot, sysPtrace, sysPacct, sysAdmin, sysBoot, sysNice,
         sysResource, sysTime, sysTtyConfig, mknod, lease, auditWrite, auditControl, setfcap,

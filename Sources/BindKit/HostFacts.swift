@@ -44,8 +44,10 @@ public struct Interface: Hashable, Sendable, Codable {
         var byName: [String: Interface] = [:]
         for e in entries {
             let name = withUnsafeBytes(of: e.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            var iface = byName[name] ?? Interface(
-                name: name, index: e.index, isUp: e.flags & 0x1 != 0, isLoopback: e.flags & 0x8 != 0, addresses: [])
+            var iface =
+                byName[name]
+                ?? Interface(
+                    name: name, index: e.index, isUp: e.flags & 0x1 != 0, isLoopback: e.flags & 0x8 != 0, addresses: [])
             let bytes = withUnsafeBytes(of: e.addr) { Array($0) }
             if e.family == AddressFamily.inet.cValue, let a = IPv4Address(bytes: bytes.prefix(4)) {
                 iface.addresses.append(InterfaceAddress(ip: .v4(a), prefixLength: Int(e.prefix_len)))
@@ -132,7 +134,8 @@ public struct BindSysctls: Hashable, Sendable, Codable {
         case "net.ipv6.bindv6only": bindv6only = try int() & 1 != 0
         case "net.ipv4.ip_autobind_reuse": autobindReuse = try int() != 0
         case "net.ipv4.ip_local_port_range":
-            let lo = try int(0), hi = try int(1)
+            let lo = try int(0)
+            let hi = try int(1)
             guard let l = UInt16(exactly: lo), let h = UInt16(exactly: hi) else { throw SysctlError.badValue(name: name, value: text) }
             localPortRange = PortRange(low: l, high: h)
         default: break
@@ -157,8 +160,11 @@ public enum SysctlError: Error, CustomStringConvertible, Equatable {
 /// only: BindKit never writes a sysctl of the host's own namespace.
 public enum Sysctl {
     public static func path(_ name: String) throws(SysctlError) -> String {
-        let ok = !name.isEmpty && !name.contains("..") && !name.contains("/")
-            && name.unicodeScalars.allSatisfy { ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "_" || $0 == "." || $0 == "-" }
+        let ok =
+            !name.isEmpty && !name.contains("..") && !name.contains("/")
+            && name.unicodeScalars.allSatisfy {
+                ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "_" || $0 == "." || $0 == "-"
+            }
         guard ok else { throw .badName(name) }
         return "/proc/sys/" + name.replacingOccurrences(of: ".", with: "/")
     }
@@ -197,8 +203,10 @@ public struct CapabilitySets: Hashable, Sendable, Codable {
         ambient = Capability.set(fromMask: c.ambient)
     }
 
-    public init(effective: Set<Capability> = [], permitted: Set<Capability> = [], inheritable: Set<Capability> = [],
-                bounding: Set<Capability> = [], ambient: Set<Capability> = []) {
+    public init(
+        effective: Set<Capability> = [], permitted: Set<Capability> = [], inheritable: Set<Capability> = [],
+        bounding: Set<Capability> = [], ambient: Set<Capability> = []
+    ) {
         self.effective = effective
         self.permitted = permitted
         self.inheritable = inheritable

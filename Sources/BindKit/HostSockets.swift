@@ -4,7 +4,9 @@ import Foundation
 /// options (SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY, SO_BINDTODEVICE) are not visible there.
 public struct HostSocket: Hashable, Sendable, Codable {
     public enum State: String, Sendable, Codable {
-        case listening, timeWait = "time-wait", established, bound, other
+        case listening
+        case timeWait = "time-wait"
+        case established, bound, other
     }
 
     public var transport: Transport
@@ -56,7 +58,9 @@ public struct HostSocket: Hashable, Sendable, Codable {
             case (.udp, 0x01): state = .established
             default: state = .other
             }
-            out.append(HostSocket(transport: transport, family: family, local: SocketAddress(ip: ip, port: port), state: state, uid: uid, inode: inode))
+            out.append(
+                HostSocket(
+                    transport: transport, family: family, local: SocketAddress(ip: ip, port: port), state: state, uid: uid, inode: inode))
         }
         return out
     }

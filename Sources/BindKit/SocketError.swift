@@ -29,22 +29,26 @@ public struct SocketError: Error, Sendable, Equatable, CustomStringConvertible {
         let op = operation.split(separator: "(").first.map(String.init) ?? operation
         switch (op, errno) {
         case ("bind", .addressInUse):
-            return "another socket already holds this address and port for this transport; SO_REUSEADDR on both (and the holder not listening) or SO_REUSEPORT on both (same user) would share it (`bindcheck explain` names the holder)"
+            return
+                "another socket already holds this address and port for this transport; SO_REUSEADDR on both (and the holder not listening) or SO_REUSEPORT on both (same user) would share it (`bindcheck explain` names the holder)"
         case ("bind", .addressNotAvailable):
             var text = "the address is not one of this host's addresses"
             if case .v4? = address?.ip { text += "; bind 0.0.0.0 for every interface or 127.0.0.1 for this host only" }
             if case .v6? = address?.ip { text += "; bind [::] for every interface or [::1] for this host only" }
             return text + ", or set IP_FREEBIND / net.ipv4.ip_nonlocal_bind to bind it before it exists"
         case ("bind", .permissionDenied):
-            return "ports below net.ipv4.ip_unprivileged_port_start (1024 by default) need CAP_NET_BIND_SERVICE; use a higher port, grant the capability, or lower the sysctl"
+            return
+                "ports below net.ipv4.ip_unprivileged_port_start (1024 by default) need CAP_NET_BIND_SERVICE; use a higher port, grant the capability, or lower the sysctl"
         case ("bind", .invalidArgument):
-            return "the socket is already bound, or the address does not suit it (a v4-mapped address on an IPV6_V6ONLY socket, a link-local address without a scope, a multicast address on TCP, or a short address)"
+            return
+                "the socket is already bound, or the address does not suit it (a v4-mapped address on an IPV6_V6ONLY socket, a link-local address without a scope, a multicast address on TCP, or a short address)"
         case ("bind", .addressFamilyNotSupported):
             return "the address's family is not the socket's (an IPv6 address on an IPv4 socket)"
         case ("bind", .operationNotSupportedByDevice):
             return "the scope id or device names no interface of this host"
         case ("listen", .addressInUse):
-            return "another socket is already listening on this address and port; SO_REUSEADDR lets both bind but only one listen, SO_REUSEPORT on both (same user) lets both listen"
+            return
+                "another socket is already listening on this address and port; SO_REUSEADDR lets both bind but only one listen, SO_REUSEPORT on both (same user) lets both listen"
         case ("listen", .notSupported):
             return "only stream sockets (TCP) listen"
         case ("connect", .connectionRefused):
@@ -52,11 +56,13 @@ public struct SocketError: Error, Sendable, Equatable, CustomStringConvertible {
         case ("connect", .timedOut):
             return "no answer within the timeout"
         case ("connect", .addressNotAvailable):
-            return "no local port is free for the connection (the ephemeral range is exhausted), or the address cannot be used as a destination"
+            return
+                "no local port is free for the connection (the ephemeral range is exhausted), or the address cannot be used as a destination"
         case ("setsockopt", .operationNotSupportedByDevice):
             return "there is no interface with that name"
         case ("setsockopt", .notPermitted):
-            return "this option needs a capability the process does not hold (CAP_NET_RAW for SO_BINDTODEVICE, CAP_NET_ADMIN for IP_TRANSPARENT)"
+            return
+                "this option needs a capability the process does not hold (CAP_NET_RAW for SO_BINDTODEVICE, CAP_NET_ADMIN for IP_TRANSPARENT)"
         case ("setsockopt", .invalidArgument):
             return "the value is outside what the kernel accepts for this option"
         case ("setsockopt", .protocolNotAvailable), ("getsockopt", .protocolNotAvailable):

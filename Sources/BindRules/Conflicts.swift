@@ -52,7 +52,8 @@ extension BindBucket {
     func reusePortMatch(_ sk: ModelSocket) -> Bool {
         guard let f = fast, sk.reusePort, f.uid == sk.ownerUID, let b = sk.bound else { return false }
         if f.family == .inet6, let fv6 = f.v6 {
-            return ipv6RcvSaddrEqual(fv6, b.v6, f.v4, b.v4, v6only1: f.v6only, v6only2: sk.v6only, matchSk1Wildcard: true, matchSk2Wildcard: false)
+            return ipv6RcvSaddrEqual(
+                fv6, b.v6, f.v4, b.v4, v6only1: f.v6only, v6only2: sk.v6only, matchSk1Wildcard: true, matchSk2Wildcard: false)
         }
         return ipv4RcvSaddrEqual(f.v4, b.v4, sk2V6Only: sk.v6only, matchSk1Wildcard: true, matchSk2Wildcard: false)
     }

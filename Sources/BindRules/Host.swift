@@ -76,7 +76,8 @@ public struct ModelHost: Hashable, Sendable, Codable {
             iface.addresses.compactMap { ia -> String? in
                 switch (ia.ip, family) {
                 case (.v4(let a), .inet): return "\(a) (\(iface.name))"
-                case (.v6(let a), .inet6): return "\(IPv6Address(high: a.high, low: a.low, zone: a.isLinkLocal ? .name(iface.name) : nil)) (\(iface.name))"
+                case (.v6(let a), .inet6):
+                    return "\(IPv6Address(high: a.high, low: a.low, zone: a.isLinkLocal ? .name(iface.name) : nil)) (\(iface.name))"
                 default: return nil
                 }
             }

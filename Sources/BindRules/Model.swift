@@ -211,14 +211,17 @@ public struct BindModel: Sendable {
 
     // MARK: - socket() and options
 
-    func createSocket(id: String, family: AddressFamily, transport: Transport, options: [SocketOptionSetting], in t: inout SocketTable) -> Answer {
+    func createSocket(id: String, family: AddressFamily, transport: Transport, options: [SocketOptionSetting], in t: inout SocketTable)
+        -> Answer
+    {
         var uid: UInt32 = 0
         var caps: UInt64?
         for o in options {
             if case .uid(let u) = o { uid = u }
             if case .caps(let c) = o { caps = Capability.mask(of: c) }
         }
-        var sk = ModelSocket(id: id, family: family, transport: transport, uid: uid, capMask: caps ?? (uid == 0 ? Self.allCapabilitiesMask : 0))
+        var sk = ModelSocket(
+            id: id, family: family, transport: transport, uid: uid, capMask: caps ?? (uid == 0 ? Self.allCapabilitiesMask : 0))
         // inet6_create(): sk->sk_ipv6only = net.ipv6.bindv6only.
         sk.v6only = family == .inet6 && host.sysctls.bindv6only
         // The words describe the socket as created, before its options.
@@ -243,10 +246,20 @@ public struct BindModel: Sendable {
         switch option {
         case .uid(let u):
             sk.uid = u
-            return (.ok, reason(rule: "credentials", kernel: "setresuid", text: "later steps run as uid \(u); SO_REUSEPORT still compares the creator's uid \(sk.ownerUID)"))
+            return (
+                .ok,
+                reason(
+                    rule: "credentials", kernel: "setresuid",
+                    text: "later steps run as uid \(u); SO_REUSEPORT still compares the creator's uid \(sk.ownerUID)")
+            )
         case .caps(let c):
             sk.caps = c
-            return (.ok, reason(rule: "credentials", kernel: "capset", text: "later steps hold \(c.isEmpty ? "no capabilities" : c.sorted().map(\.name).joined(separator: ", "))"))
+            return (
+                .ok,
+                reason(
+                    rule: "credentials", kernel: "capset",
+                    text: "later steps hold \(c.isEmpty ? "no capabilities" : c.sorted().map(\.name).joined(separator: ", "))")
+            )
         case .reuseaddr(let v):
             sk.reuseAddress = v
         case .reuseport(let v):
@@ -254,32 +267,60 @@ public struct BindModel: Sendable {
         case .v6only(let v):
             // do_ipv6_setsockopt(IPV6_V6ONLY): an inet socket has no IPv6 level; a bound one is fixed.
             if sk.family == .inet {
-                return (.errno("ENOPROTOOPT"), reason(rule: "option-level", kernel: "ip_setsockopt", text: "IPV6_V6ONLY exists only on inet6 sockets"))
+                return (
+                    .errno("ENOPROTOOPT"),
+                    reason(rule: "option-level", kernel: "ip_setsockopt", text: "IPV6_V6ONLY exists only on inet6 sockets")
+                )
             }
             if sk.bound != nil {
-                return (.errno("EINVAL"), reason(rule: "v6only-after-bind", kernel: "do_ipv6_setsockopt", text: "IPV6_V6ONLY cannot change once the socket has a port", fix: "set it before bind()"))
+                return (
+                    .errno("EINVAL"),
+                    reason(
+                        rule: "v6only-after-bind", kernel: "do_ipv6_setsockopt",
+                        text: "IPV6_V6ONLY cannot change once the socket has a port", fix: "set it before bind()")
+                )
             }
             sk.v6only = v
         case .freebind(let v):
             sk.freebind = v
         case .transparent(let v):
             if v && !sk.holds(.netRaw) && !sk.holds(.netAdmin) {
-                return (.errno("EPERM"), reason(rule: "transparent-needs-capability", kernel: "do_ip_setsockopt", text: "IP_TRANSPARENT needs CAP_NET_RAW or CAP_NET_ADMIN", fix: "use IP_FREEBIND, which needs no capability, to bind a non-local address"))
+                return (
+                    .errno("EPERM"),
+                    reason(
+                        rule: "transparent-needs-capability", kernel: "do_ip_setsockopt",
+                        text: "IP_TRANSPARENT needs CAP_NET_RAW or CAP_NET_ADMIN",
+                        fix: "use IP_FREEBIND, which needs no capability, to bind a non-local address")
+                )
             }
             sk.transparent = v
         case .device(let name):
             // sock_setbindtodevice(): the name first, then the right to change an existing binding.
             guard let iface = host.interface(named: name) else {
-                return (.errno("ENODEV"), reason(rule: "no-such-device", kernel: "sock_setbindtodevice", text: "no interface named \(name) (this host has \(host.interfaces.map(\.name).joined(separator: ", ")))"))
+                return (
+                    .errno("ENODEV"),
+                    reason(
+                        rule: "no-such-device", kernel: "sock_setbindtodevice",
+                        text: "no interface named \(name) (this host has \(host.interfaces.map(\.name).joined(separator: ", ")))")
+                )
             }
             if sk.device != 0 && !sk.holds(.netRaw) {
-                return (.errno("EPERM"), reason(rule: "rebind-device-needs-capability", kernel: "sock_bindtoindex_locked", text: "changing SO_BINDTODEVICE once set needs CAP_NET_RAW"))
+                return (
+                    .errno("EPERM"),
+                    reason(
+                        rule: "rebind-device-needs-capability", kernel: "sock_bindtoindex_locked",
+                        text: "changing SO_BINDTODEVICE once set needs CAP_NET_RAW")
+                )
             }
             sk.device = iface.index
         case .localPortRange(let low, let high):
             // do_ip_setsockopt(IP_LOCAL_PORT_RANGE)
             if low != 0 && high != 0 && low > high {
-                return (.errno("EINVAL"), reason(rule: "port-range-order", kernel: "do_ip_setsockopt", text: "IP_LOCAL_PORT_RANGE low \(low) is above high \(high)"))
+                return (
+                    .errno("EINVAL"),
+                    reason(
+                        rule: "port-range-order", kernel: "do_ip_setsockopt", text: "IP_LOCAL_PORT_RANGE low \(low) is above high \(high)")
+                )
             }
             sk.localPortRange = UInt32(low) | UInt32(high) << 16
         }
@@ -298,15 +339,29 @@ public struct BindModel: Sendable {
 
     func bind(_ sk: ModelSocket, to spec: AddressSpec, in t: inout SocketTable) -> Answer {
         guard let port = resolvePort(spec.port, in: t) else {
-            return (.errno("EINVAL"), reason(rule: "unresolved-port", kernel: "(scenario)", text: "\(spec.port) names a socket that never got a port"))
+            return (
+                .errno("EINVAL"),
+                reason(rule: "unresolved-port", kernel: "(scenario)", text: "\(spec.port) names a socket that never got a port")
+            )
         }
         switch (sk.family, spec.ip) {
         case (.inet, .v6):
             // __inet_bind(): a sockaddr_in6 is long enough, but not AF_INET.
-            return (.errno("EAFNOSUPPORT"), reason(rule: "family", kernel: "__inet_bind", text: "an inet socket was given an IPv6 address", fix: "create the socket as inet6, or bind an IPv4 address"))
+            return (
+                .errno("EAFNOSUPPORT"),
+                reason(
+                    rule: "family", kernel: "__inet_bind", text: "an inet socket was given an IPv6 address",
+                    fix: "create the socket as inet6, or bind an IPv4 address")
+            )
         case (.inet6, .v4):
             // inet6_bind(): a sockaddr_in (16 bytes) is shorter than SIN6_LEN_RFC2133 (24).
-            return (.errno("EINVAL"), reason(rule: "address-length", kernel: "inet6_bind", text: "an inet6 socket was given an IPv4 sockaddr, shorter than a sockaddr_in6", fix: "use the v4-mapped form [::ffff:a.b.c.d]"))
+            return (
+                .errno("EINVAL"),
+                reason(
+                    rule: "address-length", kernel: "inet6_bind",
+                    text: "an inet6 socket was given an IPv4 sockaddr, shorter than a sockaddr_in6",
+                    fix: "use the v4-mapped form [::ffff:a.b.c.d]")
+            )
         case (.inet, .v4(let a)):
             return bindV4(sk, a, port: port, in: &t)
         case (.inet6, .v6(let a)):
@@ -315,7 +370,12 @@ public struct BindModel: Sendable {
             case .index(let i)?: scope = i
             case .name(let n)?:
                 guard let iface = host.interface(named: n) else {
-                    return (.errno("ENODEV"), reason(rule: "no-such-device", kernel: "if_nametoindex", text: "zone %\(n) names no interface, so no scope id can be passed"))
+                    return (
+                        .errno("ENODEV"),
+                        reason(
+                            rule: "no-such-device", kernel: "if_nametoindex",
+                            text: "zone %\(n) names no interface, so no scope id can be passed")
+                    )
                 }
                 scope = iface.index
             case nil: break
@@ -338,7 +398,12 @@ public struct BindModel: Sendable {
     /// locality, then the port.
     func bindV6(_ sk: ModelSocket, _ a: IPv6Address, scope: UInt32, port: UInt16, in t: inout SocketTable) -> Answer {
         if a.isMulticast && sk.transport == .tcp {
-            return (.errno("EINVAL"), reason(rule: "tcp-multicast", kernel: "__inet6_bind", text: "a TCP socket cannot bind an IPv6 multicast address", fix: "use UDP to receive multicast"))
+            return (
+                .errno("EINVAL"),
+                reason(
+                    rule: "tcp-multicast", kernel: "__inet6_bind", text: "a TCP socket cannot bind an IPv6 multicast address",
+                    fix: "use UDP to receive multicast")
+            )
         }
         if let refusal = privilegedPort(sk, port, kernel: "__inet6_bind") { return refusal }
         if let refusal = alreadyBound(sk) { return refusal }
@@ -346,7 +411,13 @@ public struct BindModel: Sendable {
         let v4: UInt32
         if let mapped = a.v4Mapped {
             if sk.v6only {
-                return (.errno("EINVAL"), reason(rule: "v4mapped-on-v6only", kernel: "__inet6_bind", text: "[\(a)] is an IPv4 address in IPv6 form, and the socket is IPV6_V6ONLY", fix: "clear IPV6_V6ONLY before bind, or use an inet socket"))
+                return (
+                    .errno("EINVAL"),
+                    reason(
+                        rule: "v4mapped-on-v6only", kernel: "__inet6_bind",
+                        text: "[\(a)] is an IPv4 address in IPv6 form, and the socket is IPV6_V6ONLY",
+                        fix: "clear IPV6_V6ONLY before bind, or use an inet socket")
+                )
             }
             if sk.device != 0 && host.interface(index: sk.device) == nil {
                 return noDevice(sk.device)
@@ -363,7 +434,14 @@ public struct BindModel: Sendable {
                     t.open[sk.id]?.device = scope
                 }
                 if candidate.device == 0 {
-                    return (.errno("EINVAL"), reason(rule: "link-local-needs-scope", kernel: "__inet6_bind", text: "[\(a)] is \(a.isMulticast ? "a link- or interface-local multicast group" : "link-local"): it needs a scope (%interface) or SO_BINDTODEVICE", fix: "write it as [\(a)%IFNAME]:PORT"))
+                    return (
+                        .errno("EINVAL"),
+                        reason(
+                            rule: "link-local-needs-scope", kernel: "__inet6_bind",
+                            text:
+                                "[\(a)] is \(a.isMulticast ? "a link- or interface-local multicast group" : "link-local"): it needs a scope (%interface) or SO_BINDTODEVICE",
+                            fix: "write it as [\(a)%IFNAME]:PORT")
+                    )
                 }
             }
             if candidate.device != 0 && host.interface(index: candidate.device) == nil {
@@ -390,7 +468,12 @@ public struct BindModel: Sendable {
     }
 
     private func noDevice(_ index: UInt32) -> Answer {
-        (.errno("ENODEV"), reason(rule: "no-such-device", kernel: "dev_get_by_index", text: "the socket's device or scope #\(index) is no interface of this host"))
+        (
+            .errno("ENODEV"),
+            reason(
+                rule: "no-such-device", kernel: "dev_get_by_index",
+                text: "the socket's device or scope #\(index) is no interface of this host")
+        )
     }
 
     /// `inet_addr_valid_or_nonlocal()`.
@@ -401,9 +484,13 @@ public struct BindModel: Sendable {
 
     private func notLocal(_ ip: IPAddress, sk: ModelSocket, kernel: String, nonlocalKnob: String) -> Answer {
         if quiet { return (.errno("EADDRNOTAVAIL"), Reason(rule: "address-not-local", kernel: kernel, text: "", quiet: true)) }
-        let family: AddressFamily = { if case .v4 = ip { return .inet }; return .inet6 }()
+        let family: AddressFamily = {
+            if case .v4 = ip { return .inet }
+            return .inet6
+        }()
         let mine = host.localAddresses(family: family)
-        let instead = family == .inet
+        let instead =
+            family == .inet
             ? "bind 0.0.0.0 to accept on every interface, or 127.0.0.1 for this host only"
             : "bind [::] to accept on every interface, or [::1] for this host only"
         var text = "\(ip) is not an address of this host"
@@ -411,24 +498,38 @@ public struct BindModel: Sendable {
             text += " on device #\(sk.device)"
         }
         text += " (it has \(mine.isEmpty ? "none" : mine.joined(separator: ", ")))"
-        return (.errno("EADDRNOTAVAIL"), reason(rule: "address-not-local", kernel: kernel, text: text,
-                                                fix: "\(instead); IP_FREEBIND or \(nonlocalKnob)=1 would allow it"))
+        return (
+            .errno("EADDRNOTAVAIL"),
+            reason(
+                rule: "address-not-local", kernel: kernel, text: text,
+                fix: "\(instead); IP_FREEBIND or \(nonlocalKnob)=1 would allow it")
+        )
     }
 
     /// `inet_port_requires_bind_service()` and `ns_capable(CAP_NET_BIND_SERVICE)`.
     func privilegedPort(_ sk: ModelSocket, _ port: UInt16, kernel: String) -> Answer? {
         let start = host.sysctls.unprivilegedPortStart
         guard port != 0, Int(port) < start, !sk.holds(.netBindService) else { return nil }
-        return (.errno("EACCES"), reason(
-            rule: "privileged-port", kernel: kernel,
-            text: "port \(port) is below net.ipv4.ip_unprivileged_port_start (\(start)) and uid \(sk.uid) lacks CAP_NET_BIND_SERVICE",
-            fix: "use a port ≥ \(start), grant CAP_NET_BIND_SERVICE (setcap 'cap_net_bind_service=+ep' or systemd AmbientCapabilities=CAP_NET_BIND_SERVICE), or lower net.ipv4.ip_unprivileged_port_start"))
+        return (
+            .errno("EACCES"),
+            reason(
+                rule: "privileged-port", kernel: kernel,
+                text: "port \(port) is below net.ipv4.ip_unprivileged_port_start (\(start)) and uid \(sk.uid) lacks CAP_NET_BIND_SERVICE",
+                fix:
+                    "use a port ≥ \(start), grant CAP_NET_BIND_SERVICE (setcap 'cap_net_bind_service=+ep' or systemd AmbientCapabilities=CAP_NET_BIND_SERVICE), or lower net.ipv4.ip_unprivileged_port_start"
+            )
+        )
     }
 
     /// `sk->sk_state != TCP_CLOSE || inet->inet_num`: a socket gets one address.
     func alreadyBound(_ sk: ModelSocket) -> Answer? {
         guard let b = sk.bound else { return nil }
-        return (.errno("EINVAL"), reason(rule: "already-bound", kernel: "__inet_bind", text: "socket \(sk.id) is already bound to \(b.text)", fix: "a socket binds once: close it and bind a new one"))
+        return (
+            .errno("EINVAL"),
+            reason(
+                rule: "already-bound", kernel: "__inet_bind", text: "socket \(sk.id) is already bound to \(b.text)",
+                fix: "a socket binds once: close it and bind a new one")
+        )
     }
 
     // MARK: - The port
@@ -441,20 +542,35 @@ public struct BindModel: Sendable {
         if b.port == 0 {
             guard let port = pickPort(sk, in: t) else {
                 let (lo, hi) = localPortRange(sk)
-                return (.errno("EADDRINUSE"), reason(
-                    rule: "ephemeral-exhausted", kernel: sk.transport == .tcp ? "inet_csk_find_open_port" : "udp_lib_get_port",
-                    text: "no port in the ephemeral range \(lo)–\(hi) is free for \(addressText(sk))",
-                    fix: "widen net.ipv4.ip_local_port_range (or IP_LOCAL_PORT_RANGE), close sockets, or set net.ipv4.ip_autobind_reuse=1 with SO_REUSEADDR"))
+                return (
+                    .errno("EADDRINUSE"),
+                    reason(
+                        rule: "ephemeral-exhausted", kernel: sk.transport == .tcp ? "inet_csk_find_open_port" : "udp_lib_get_port",
+                        text: "no port in the ephemeral range \(lo)–\(hi) is free for \(addressText(sk))",
+                        fix:
+                            "widen net.ipv4.ip_local_port_range (or IP_LOCAL_PORT_RANGE), close sockets, or set net.ipv4.ip_autobind_reuse=1 with SO_REUSEADDR"
+                    )
+                )
             }
             sk.bound?.port = port
             join(&sk, in: &t)
-            return (.ok, reason(rule: "bind", kernel: sk.transport == .tcp ? "inet_csk_get_port" : "udp_lib_get_port", text: "bound to \(sk.bound?.text ?? "") (port chosen from \(localPortRange(sk).0)–\(localPortRange(sk).1))"))
+            return (
+                .ok,
+                reason(
+                    rule: "bind", kernel: sk.transport == .tcp ? "inet_csk_get_port" : "udp_lib_get_port",
+                    text: "bound to \(sk.bound?.text ?? "") (port chosen from \(localPortRange(sk).0)–\(localPortRange(sk).1))")
+            )
         }
         if let holder = explicitPortConflict(sk, in: t) {
             return (.errno("EADDRINUSE"), conflictReason(sk, holder, listen: false))
         }
         join(&sk, in: &t)
-        return (.ok, reason(rule: "bind", kernel: sk.transport == .tcp ? "inet_csk_get_port" : "udp_lib_get_port", text: "bound to \(b.text)\(sharing(sk, t))"))
+        return (
+            .ok,
+            reason(
+                rule: "bind", kernel: sk.transport == .tcp ? "inet_csk_get_port" : "udp_lib_get_port",
+                text: "bound to \(b.text)\(sharing(sk, t))")
+        )
     }
 
     private func addressText(_ sk: ModelSocket) -> String {
@@ -507,9 +623,11 @@ public struct BindModel: Sendable {
     /// `inet_sk_get_local_port_range()`: the sysctl range, each end narrowed by IP_LOCAL_PORT_RANGE
     /// when it falls inside.
     func localPortRange(_ sk: ModelSocket) -> (Int, Int) {
-        var lo = Int(host.sysctls.localPortRange.low), hi = Int(host.sysctls.localPortRange.high)
+        var lo = Int(host.sysctls.localPortRange.low)
+        var hi = Int(host.sysctls.localPortRange.high)
         if sk.localPortRange != 0 {
-            let skLo = Int(sk.localPortRange & 0xffff), skHi = Int(sk.localPortRange >> 16)
+            let skLo = Int(sk.localPortRange & 0xffff)
+            let skHi = Int(sk.localPortRange >> 16)
             if lo <= skLo && skLo <= hi { lo = skLo }
             if lo <= skHi && skHi <= hi { hi = skHi }
         }
@@ -568,7 +686,10 @@ public struct BindModel: Sendable {
     /// size loses its last port (`remaining &= ~1`).
     func tcpScanOrder(_ sk: ModelSocket) -> [Int] {
         var order: [Int] = []
-        forEachTCPScanPort(sk) { order.append($0); return false }
+        forEachTCPScanPort(sk) {
+            order.append($0)
+            return false
+        }
         return order
     }
 
@@ -607,7 +728,12 @@ public struct BindModel: Sendable {
     /// socket now in LISTEN.
     func listen(_ sk: ModelSocket, in t: inout SocketTable) -> Answer {
         if sk.transport == .udp {
-            return (.errno("EOPNOTSUPP"), reason(rule: "listen-udp", kernel: "sock_no_listen", text: "UDP sockets do not listen", fix: "receive with recvfrom() on the bound socket"))
+            return (
+                .errno("EOPNOTSUPP"),
+                reason(
+                    rule: "listen-udp", kernel: "sock_no_listen", text: "UDP sockets do not listen",
+                    fix: "receive with recvfrom() on the bound socket")
+            )
         }
         if sk.state == .listening {
             return (.ok, reason(rule: "listen", kernel: "__inet_listen_sk", text: "already listening: the backlog is updated"))
@@ -618,11 +744,22 @@ public struct BindModel: Sendable {
             // Autobind to the wildcard of the socket's family.
             l.bound = BoundAddress(v4: 0, v6: sk.family == .inet6 ? .any : nil, port: 0)
             guard let port = pickPort(l, in: t) else {
-                return (.errno("EADDRINUSE"), reason(rule: "ephemeral-exhausted", kernel: "inet_csk_find_open_port", text: "listen() on an unbound socket picks a port, and none in \(localPortRange(l).0)–\(localPortRange(l).1) is free"))
+                return (
+                    .errno("EADDRINUSE"),
+                    reason(
+                        rule: "ephemeral-exhausted", kernel: "inet_csk_find_open_port",
+                        text:
+                            "listen() on an unbound socket picks a port, and none in \(localPortRange(l).0)–\(localPortRange(l).1) is free")
+                )
             }
             l.bound?.port = port
             join(&l, in: &t)
-            return (.ok, reason(rule: "listen", kernel: "inet_csk_listen_start", text: "listening on \(l.bound?.text ?? "") (picked, as the socket was not bound)"))
+            return (
+                .ok,
+                reason(
+                    rule: "listen", kernel: "inet_csk_listen_start",
+                    text: "listening on \(l.bound?.text ?? "") (picked, as the socket was not bound)")
+            )
         }
         if let holder = explicitPortConflict(l, in: t) {
             return (.errno("EADDRINUSE"), conflictReason(l, holder, listen: true))
@@ -646,7 +783,10 @@ public struct BindModel: Sendable {
     /// accepted side closes first: a TIME_WAIT entry on the connection's local address.
     func timeWait(id: String?, at spec: AddressSpec, reuseaddr: Bool, in t: inout SocketTable) -> Answer {
         let name = id ?? "timewait#\(t.joinCounter + 1)"
-        let family: AddressFamily = { if case .v4 = spec.ip { return .inet }; return .inet6 }()
+        let family: AddressFamily = {
+            if case .v4 = spec.ip { return .inet }
+            return .inet6
+        }()
         var listener = ModelSocket(id: "\(name) (listener)", family: family, transport: .tcp, uid: 0, capMask: Self.allCapabilitiesMask)
         listener.v6only = family == .inet6 && host.sysctls.bindv6only
         listener.reuseAddress = reuseaddr
@@ -654,18 +794,33 @@ public struct BindModel: Sendable {
         scratch.open[listener.id] = listener
         let bound = bind(listener, to: spec, in: &scratch)
         guard bound.0 == .ok, let l = scratch.open[listener.id] else {
-            return (bound.0, reason(rule: bound.1.rule, kernel: bound.1.kernel, text: "the TIME_WAIT listener cannot bind: " + bound.1.text, holder: bound.1.holder, fix: bound.1.fix))
+            return (
+                bound.0,
+                reason(
+                    rule: bound.1.rule, kernel: bound.1.kernel, text: "the TIME_WAIT listener cannot bind: " + bound.1.text,
+                    holder: bound.1.holder, fix: bound.1.fix)
+            )
         }
         let listened = listen(l, in: &scratch)
         guard listened.0 == .ok, let entry = scratch.open[listener.id], let b = entry.bound else {
-            return (listened.0, reason(rule: listened.1.rule, kernel: listened.1.kernel, text: "the TIME_WAIT listener cannot listen: " + listened.1.text, holder: listened.1.holder))
+            return (
+                listened.0,
+                reason(
+                    rule: listened.1.rule, kernel: listened.1.kernel, text: "the TIME_WAIT listener cannot listen: " + listened.1.text,
+                    holder: listened.1.holder)
+            )
         }
         scratch.open[listener.id] = nil
         let local = addTimeWait(from: entry, name: name, in: &scratch)
         scratch.portOf[name] = b.port
         dropBucketIfEmpty(b.port, .tcp, in: &scratch)
         t = scratch
-        return (.ok, reason(rule: "time-wait", kernel: "tcp_time_wait", text: "a TIME_WAIT entry holds \(local.text)\(reuseaddr ? " (SO_REUSEADDR)" : "") for 60 s"))
+        return (
+            .ok,
+            reason(
+                rule: "time-wait", kernel: "tcp_time_wait",
+                text: "a TIME_WAIT entry holds \(local.text)\(reuseaddr ? " (SO_REUSEADDR)" : "") for 60 s")
+        )
     }
 
     /// A listening socket accepts one loopback connection whose accepted side closes first: the
@@ -675,10 +830,15 @@ public struct BindModel: Sendable {
         if let m = resolved { return m.leaveTimeWait(id, in: table) }
         var t = table
         guard let sk = t.open[id], sk.state == .listening, sk.transport == .tcp else {
-            return Prediction(outcome: .errno("EINVAL"), reason: reason(rule: "time-wait", kernel: "tcp_time_wait", text: "only a listening TCP socket can leave a TIME_WAIT entry"), table: table)
+            return Prediction(
+                outcome: .errno("EINVAL"),
+                reason: reason(rule: "time-wait", kernel: "tcp_time_wait", text: "only a listening TCP socket can leave a TIME_WAIT entry"),
+                table: table)
         }
         let local = addTimeWait(from: sk, name: id, in: &t)
-        return Prediction(outcome: .ok, reason: reason(rule: "time-wait", kernel: "tcp_time_wait", text: "a TIME_WAIT entry holds \(local.text)"), table: t)
+        return Prediction(
+            outcome: .ok, reason: reason(rule: "time-wait", kernel: "tcp_time_wait", text: "a TIME_WAIT entry holds \(local.text)"),
+            table: t)
     }
 
     @discardableResult
@@ -747,8 +907,8 @@ public struct BindModel: Sendable {
             fix: holder.state == .timeWait
                 ? "allowed: SO_REUSEADDR on both (this socket and the one that left the TIME_WAIT), or SO_REUSEPORT on both (any uid); or wait 60 s"
                 : sk.transport == .tcp
-                ? "allowed: SO_REUSEPORT on both under one uid, or SO_REUSEADDR on both while the holder does not listen"
-                : "allowed: SO_REUSEADDR on both, or SO_REUSEPORT on both under one uid")
+                    ? "allowed: SO_REUSEPORT on both under one uid, or SO_REUSEADDR on both while the holder does not listen"
+                    : "allowed: SO_REUSEADDR on both, or SO_REUSEPORT on both under one uid")
     }
 
     private func overlapWords(_ sk: ModelSocket, _ holder: ModelSocket) -> String {

@@ -28,7 +28,8 @@ func ipv6RcvSaddrEqual(
     _ s1: IPv6Address, _ s2: IPv6Address?, _ a1: UInt32, _ a2: UInt32, v6only1: Bool, v6only2: Bool,
     matchSk1Wildcard: Bool, matchSk2Wildcard: Bool
 ) -> Bool {
-    let t1 = v6Kind(s1), t2 = v6Kind(s2)
+    let t1 = v6Kind(s1)
+    let t2 = v6Kind(s2)
     if t1 == .mapped && t2 == .mapped {
         return ipv4RcvSaddrEqual(a1, a2, sk2V6Only: v6only2, matchSk1Wildcard: matchSk1Wildcard, matchSk2Wildcard: matchSk2Wildcard)
     }

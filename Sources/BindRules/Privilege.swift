@@ -30,8 +30,10 @@ public struct UserNamespaceFacts: Hashable, Sendable, Codable {
     /// `/proc/self/uid_map`, lines of "inside outside count".
     public var uidMap: String
 
-    public init(isInitial: Bool = true, networkNamespaceOwner: NetworkNamespaceOwner = .own, childOwnerUID: UInt32? = nil,
-                uidMap: String = "0 0 4294967295") {
+    public init(
+        isInitial: Bool = true, networkNamespaceOwner: NetworkNamespaceOwner = .own, childOwnerUID: UInt32? = nil,
+        uidMap: String = "0 0 4294967295"
+    ) {
         self.isInitial = isInitial
         self.networkNamespaceOwner = networkNamespaceOwner
         self.childOwnerUID = childOwnerUID
@@ -96,8 +98,10 @@ public struct BinaryFacts: Hashable, Sendable, Codable {
     /// The file system is mounted nosuid: set-user-ID bits and file capabilities are ignored.
     public var nosuidMount: Bool
 
-    public init(path: String, capabilities: FileCapabilities? = nil, mode: UInt32 = 0o755, ownerUID: UInt32 = 0,
-                ownerGID: UInt32 = 0, nosuidMount: Bool = false) {
+    public init(
+        path: String, capabilities: FileCapabilities? = nil, mode: UInt32 = 0o755, ownerUID: UInt32 = 0,
+        ownerGID: UInt32 = 0, nosuidMount: Bool = false
+    ) {
         self.path = path
         self.capabilities = capabilities
         self.mode = mode
@@ -150,10 +154,12 @@ public struct PrivilegeFacts: Hashable, Sendable, Codable {
     public var binary: BinaryFacts?
     public var tools: HostTools
 
-    public init(subject: String, userName: String? = nil, uid: UInt32, euid: UInt32? = nil, gid: UInt32 = 0, egid: UInt32? = nil,
-                capabilities: CapabilitySets, noNewPrivileges: Bool = false, secureNoRoot: Bool = false,
-                unprivilegedPortStart: Int = 1024, userNamespace: UserNamespaceFacts = UserNamespaceFacts(),
-                binary: BinaryFacts? = nil, tools: HostTools = HostTools()) {
+    public init(
+        subject: String, userName: String? = nil, uid: UInt32, euid: UInt32? = nil, gid: UInt32 = 0, egid: UInt32? = nil,
+        capabilities: CapabilitySets, noNewPrivileges: Bool = false, secureNoRoot: Bool = false,
+        unprivilegedPortStart: Int = 1024, userNamespace: UserNamespaceFacts = UserNamespaceFacts(),
+        binary: BinaryFacts? = nil, tools: HostTools = HostTools()
+    ) {
         self.subject = subject
         self.userName = userName
         self.uid = uid
@@ -203,12 +209,14 @@ public struct CapabilityMasks: Hashable, Sendable, Codable {
         let c = try Coded(from: decoder)
         func set(_ text: String) throws -> Set<Capability> {
             guard let m = UInt64(text, radix: 16) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a hexadecimal capability mask: \(text)"))
+                throw DecodingError.dataCorrupted(
+                    .init(codingPath: decoder.codingPath, debugDescription: "not a hexadecimal capability mask: \(text)"))
             }
             return Capability.set(fromMask: m)
         }
-        wrappedValue = CapabilitySets(effective: try set(c.effective), permitted: try set(c.permitted), inheritable: try set(c.inheritable),
-                                      bounding: try set(c.bounding), ambient: try set(c.ambient))
+        wrappedValue = CapabilitySets(
+            effective: try set(c.effective), permitted: try set(c.permitted), inheritable: try set(c.inheritable),
+            bounding: try set(c.bounding), ambient: try set(c.ambient))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -221,8 +229,10 @@ public struct CapabilityMasks: Hashable, Sendable, Codable {
             effective: s.effective.contains(.netBindService), permitted: s.permitted.contains(.netBindService),
             inheritable: s.inheritable.contains(.netBindService), bounding: s.bounding.contains(.netBindService),
             ambient: s.ambient.contains(.netBindService))
-        try Coded(effective: hex(s.effective), permitted: hex(s.permitted), inheritable: hex(s.inheritable), bounding: hex(s.bounding),
-                  ambient: hex(s.ambient), netBindService: nbs).encode(to: encoder)
+        try Coded(
+            effective: hex(s.effective), permitted: hex(s.permitted), inheritable: hex(s.inheritable), bounding: hex(s.bounding),
+            ambient: hex(s.ambient), netBindService: nbs
+        ).encode(to: encoder)
     }
 }
 
@@ -349,8 +359,9 @@ public enum PrivilegeModel {
         case .outside: capable = false
         }
         let runs = afterExec?.errno == nil
-        return Decision(requires: requires, exec: afterExec, bindEUID: euid, bindEffective: caps.effective, capable: capable,
-                        allowed: runs && (!requires || capable))
+        return Decision(
+            requires: requires, exec: afterExec, bindEUID: euid, bindEffective: caps.effective, capable: capable,
+            allowed: runs && (!requires || capable))
     }
 
     /// What execve() of `binary` gives a process holding `facts`: `bprm_fill_uid()` (fs/exec.c),
@@ -360,14 +371,18 @@ public enum PrivilegeModel {
         let old = facts.capabilities
         var steps: [String] = []
         func fail(_ errno: String, _ why: String) -> ExecResult {
-            ExecResult(uid: facts.uid, euid: facts.euid, capabilities: old, errno: errno, steps: steps + ["execve() fails with \(errno): \(why)"])
+            ExecResult(
+                uid: facts.uid, euid: facts.euid, capabilities: old, errno: errno, steps: steps + ["execve() fails with \(errno): \(why)"])
         }
         if binary.mode & 0o111 == 0 { return fail("EACCES", "the file has no execute bit") }
         // bprm_fill_uid(): the set-user-ID and set-group-ID bits, unless nosuid or no_new_privs.
-        var euid = facts.euid, egid = facts.egid
+        var euid = facts.euid
+        var egid = facts.egid
         if binary.isSetUID || binary.isSetGID {
             if binary.nosuidMount || facts.noNewPrivileges {
-                steps.append("the set-user-ID/set-group-ID bit is ignored: \(binary.nosuidMount ? "the file system is mounted nosuid" : "no_new_privs is set")")
+                steps.append(
+                    "the set-user-ID/set-group-ID bit is ignored: \(binary.nosuidMount ? "the file system is mounted nosuid" : "no_new_privs is set")"
+                )
             } else {
                 if binary.isSetUID {
                     euid = binary.ownerUID
@@ -387,7 +402,9 @@ public enum PrivilegeModel {
                 hasFileCaps = true
                 raiseEffective = f.effective
                 permitted = old.bounding.intersection(f.permitted).union(old.inheritable.intersection(f.inheritable))
-                steps.append("file capabilities \(f.text): permitted = (bounding ∩ file permitted) ∪ (inheritable ∩ file inheritable) = \(list(permitted))")
+                steps.append(
+                    "file capabilities \(f.text): permitted = (bounding ∩ file permitted) ∪ (inheritable ∩ file inheritable) = \(list(permitted))"
+                )
                 let missing = f.permitted.subtracting(permitted)
                 if f.effective && !missing.isEmpty {
                     return fail("EPERM", "the file's effective bit demands \(list(missing)), which the bounding set lacks")
@@ -424,10 +441,12 @@ public enum PrivilegeModel {
         }
         permitted.formUnion(ambient)
         let effective = raiseEffective ? permitted : ambient
-        steps.append("after execve(): permitted \(list(permitted)), effective \(list(effective))\(raiseEffective ? "" : " (the ambient set)")")
+        steps.append(
+            "after execve(): permitted \(list(permitted)), effective \(list(effective))\(raiseEffective ? "" : " (the ambient set)")")
         return ExecResult(
             uid: facts.uid, euid: euid,
-            capabilities: CapabilitySets(effective: effective, permitted: permitted, inheritable: old.inheritable, bounding: old.bounding, ambient: ambient),
+            capabilities: CapabilitySets(
+                effective: effective, permitted: permitted, inheritable: old.inheritable, bounding: old.bounding, ambient: ambient),
             errno: nil, steps: steps)
     }
 
@@ -437,18 +456,27 @@ public enum PrivilegeModel {
         let start = facts.unprivilegedPortStart
         if port == 0 { return "port 0 asks the kernel to pick a free port: that never needs CAP_NET_BIND_SERVICE" }
         if !requires { return "port \(port) is not below net.ipv4.ip_unprivileged_port_start (\(start)): any user may bind it" }
-        return "port \(port) is below net.ipv4.ip_unprivileged_port_start (\(start)) of this network namespace: bind() needs CAP_NET_BIND_SERVICE in the effective set, in the user namespace that owns the network namespace"
+        return
+            "port \(port) is below net.ipv4.ip_unprivileged_port_start (\(start)) of this network namespace: bind() needs CAP_NET_BIND_SERVICE in the effective set, in the user namespace that owns the network namespace"
     }
 
     static func credentialReasons(_ facts: PrivilegeFacts, _ d: Decision) -> [String] {
         var r: [String] = []
         let c = facts.capabilities
-        let sets: [(String, Set<Capability>)] = [("effective", c.effective), ("permitted", c.permitted), ("inheritable", c.inheritable),
-                                                 ("bounding", c.bounding), ("ambient", c.ambient)]
+        let sets: [(String, Set<Capability>)] = [
+            ("effective", c.effective), ("permitted", c.permitted), ("inheritable", c.inheritable),
+            ("bounding", c.bounding), ("ambient", c.ambient),
+        ]
         let inSets = sets.filter { $0.1.contains(.netBindService) }.map(\.0)
-        let where_ = inSets.count <= 1 ? inSets.joined() : inSets.dropLast().joined(separator: ", ") + " and " + (inSets.last ?? "")
-        r.append("\(facts.who) holds CAP_NET_BIND_SERVICE in \(inSets.isEmpty ? "none of its sets" : "its \(where_) set\(inSets.count > 1 ? "s" : "")")")
-        if facts.noNewPrivileges { r.append("no_new_privs is set: execve() grants nothing new (file capabilities and set-user-ID are ignored; ambient capabilities survive)") }
+        let setNames = inSets.count <= 1 ? inSets.joined() : inSets.dropLast().joined(separator: ", ") + " and " + (inSets.last ?? "")
+        r.append(
+            "\(facts.who) holds CAP_NET_BIND_SERVICE in \(inSets.isEmpty ? "none of its sets" : "its \(setNames) set\(inSets.count > 1 ? "s" : "")")"
+        )
+        if facts.noNewPrivileges {
+            r.append(
+                "no_new_privs is set: execve() grants nothing new (file capabilities and set-user-ID are ignored; ambient capabilities survive)"
+            )
+        }
         if let b = facts.binary, let e = d.exec {
             r.append("on execve(\(b.path)): " + e.steps.joined(separator: "; "))
         }
@@ -458,19 +486,29 @@ public enum PrivilegeModel {
         case .own where owner.isInitial:
             r.append("the network namespace belongs to the initial user namespace, the process's own: the effective set decides")
         case .own:
-            r.append("the process runs in a user namespace (uid map \(owner.uidMap.split(separator: "\n").joined(separator: "; "))) that owns its network namespace, as a rootless container with its own network does: capabilities held in that user namespace count, so its root may bind low ports")
+            r.append(
+                "the process runs in a user namespace (uid map \(owner.uidMap.split(separator: "\n").joined(separator: "; "))) that owns its network namespace, as a rootless container with its own network does: capabilities held in that user namespace count, so its root may bind low ports"
+            )
         case .descendant:
-            r.append("the network namespace belongs to a user namespace below the process's: its effective set counts there, and so does being uid \(owner.childOwnerUID.map(String.init) ?? "?"), the owner of the user namespace on the way")
+            r.append(
+                "the network namespace belongs to a user namespace below the process's: its effective set counts there, and so does being uid \(owner.childOwnerUID.map(String.init) ?? "?"), the owner of the user namespace on the way"
+            )
         case .outside:
-            r.append("the network namespace belongs to a user namespace above the process's (as for a rootless container on the host's network): no capability held in the process's user namespace counts there, not even as its uid 0")
+            r.append(
+                "the network namespace belongs to a user namespace above the process's (as for a rootless container on the host's network): no capability held in the process's user namespace counts there, not even as its uid 0"
+            )
         }
         if d.exec?.errno == nil, d.requires, owner.networkNamespaceOwner != .outside {
             if d.bindEUID == 0 && !hasIt {
-                r.append("uid 0 is not enough: the kernel checks the capability, and the effective set lacks CAP_NET_BIND_SERVICE (dropped by capsh --drop, a container's --cap-drop, or a bounding set without it)")
+                r.append(
+                    "uid 0 is not enough: the kernel checks the capability, and the effective set lacks CAP_NET_BIND_SERVICE (dropped by capsh --drop, a container's --cap-drop, or a bounding set without it)"
+                )
             }
             let permittedAfter = d.exec?.capabilities.permitted ?? c.permitted
             if !hasIt && permittedAfter.contains(.netBindService) {
-                r.append("CAP_NET_BIND_SERVICE is permitted but not effective: the program could raise it itself before bind() (cap_set_proc), or the file's effective bit (+ep) would")
+                r.append(
+                    "CAP_NET_BIND_SERVICE is permitted but not effective: the program could raise it itself before bind() (cap_set_proc), or the file's effective bit (+ep) would"
+                )
             }
         }
         return r
@@ -493,9 +531,15 @@ public enum PrivilegeModel {
         fileCaps.effective = true
         binary.capabilities = fileCaps
         withFileCap.binary = binary
-        candidates.append((PrivilegeFix(
-            summary: "give the program the capability in its file: every exec of it gets CAP_NET_BIND_SERVICE, whoever runs it (needs extended attributes, a file system not mounted nosuid; an upgrade that replaces the file drops it)",
-            command: "setcap '\(fileCaps.text.split(separator: "=", omittingEmptySubsequences: false).joined(separator: "=+"))' \(shellQuoted(program))"), withFileCap, port))
+        candidates.append(
+            (
+                PrivilegeFix(
+                    summary:
+                        "give the program the capability in its file: every exec of it gets CAP_NET_BIND_SERVICE, whoever runs it (needs extended attributes, a file system not mounted nosuid; an upgrade that replaces the file drops it)",
+                    command:
+                        "setcap '\(fileCaps.text.split(separator: "=", omittingEmptySubsequences: false).joined(separator: "=+"))' \(shellQuoted(program))"
+                ), withFileCap, port
+            ))
 
         // Ambient: a service manager starts the program with CAP_NET_BIND_SERVICE ambient.
         var withAmbient = facts
@@ -505,34 +549,50 @@ public enum PrivilegeModel {
         withAmbient.binary = facts.binary ?? plain
         if facts.capabilities.bounding.contains(.netBindService) {
             let unit = "AmbientCapabilities=CAP_NET_BIND_SERVICE"
-            let fix = facts.tools.systemd || !facts.tools.setpriv
+            let fix =
+                facts.tools.systemd || !facts.tools.setpriv
                 ? PrivilegeFix(
-                    summary: "start it as a systemd service with \(unit) (and User=\(user)) in the unit's [Service] section: only that service gets the capability, it survives NoNewPrivileges=yes, but exec of a set-user-ID or file-capability program drops it",
+                    summary:
+                        "start it as a systemd service with \(unit) (and User=\(user)) in the unit's [Service] section: only that service gets the capability, it survives NoNewPrivileges=yes, but exec of a set-user-ID or file-capability program drops it",
                     command: "systemd-run --uid=\(shellQuoted(user)) -p \(unit) \(shellQuoted(program))")
                 : PrivilegeFix(
-                    summary: "start it with CAP_NET_BIND_SERVICE as an ambient capability (systemd's \(unit) does the same): only that process and what it execs get it",
-                    command: "setpriv --reuid=\(shellQuoted(user)) --init-groups --inh-caps=+net_bind_service --ambient-caps=+net_bind_service \(shellQuoted(program))")
+                    summary:
+                        "start it with CAP_NET_BIND_SERVICE as an ambient capability (systemd's \(unit) does the same): only that process and what it execs get it",
+                    command:
+                        "setpriv --reuid=\(shellQuoted(user)) --init-groups --inh-caps=+net_bind_service --ambient-caps=+net_bind_service \(shellQuoted(program))"
+                )
             candidates.append((fix, withAmbient, port))
         }
 
         // The sysctl: make this port unprivileged for everyone in the network namespace.
         var lowered = facts
         lowered.unprivilegedPortStart = Int(port)
-        let owner = facts.userNamespace.networkNamespaceOwner == .outside ? " (the owner of the network namespace must write it: root of the host)" : ""
-        candidates.append((PrivilegeFix(
-            summary: "let every user of this network namespace bind ports from \(port) up, IPv4 and IPv6\(owner); keep it across reboots with a line in /etc/sysctl.d/, in a container with docker run --sysctl net.ipv4.ip_unprivileged_port_start=\(port)",
-            command: "sysctl -w net.ipv4.ip_unprivileged_port_start=\(port)"), lowered, port))
+        let owner =
+            facts.userNamespace.networkNamespaceOwner == .outside
+            ? " (the owner of the network namespace must write it: root of the host)" : ""
+        candidates.append(
+            (
+                PrivilegeFix(
+                    summary:
+                        "let every user of this network namespace bind ports from \(port) up, IPv4 and IPv6\(owner); keep it across reboots with a line in /etc/sysctl.d/, in a container with docker run --sysctl net.ipv4.ip_unprivileged_port_start=\(port)",
+                    command: "sysctl -w net.ipv4.ip_unprivileged_port_start=\(port)"), lowered, port
+            ))
 
         // A higher port, and the firewall redirects the low one to it.
         let start = facts.unprivilegedPortStart
         let higher = Int(port) + 8000 >= start && Int(port) + 8000 <= 65535 ? Int(port) + 8000 : min(max(start, 1024), 65535)
         if let high = UInt16(exactly: higher) {
-            let command = facts.tools.nft || !facts.tools.iptables
+            let command =
+                facts.tools.nft || !facts.tools.iptables
                 ? "nft add table ip nat; nft 'add chain ip nat prerouting { type nat hook prerouting priority dstnat; }'; nft add rule ip nat prerouting tcp dport \(port) redirect to :\(high)"
                 : "iptables -t nat -A PREROUTING -p tcp --dport \(port) -j REDIRECT --to-ports \(high)"
-            candidates.append((PrivilegeFix(
-                summary: "listen on \(high), which needs no privilege, and redirect \(port) to it in the firewall (the same for udp; ip6 / ip6tables for IPv6; connections from this host itself pass the output hook, not prerouting)",
-                command: command), facts, high))
+            candidates.append(
+                (
+                    PrivilegeFix(
+                        summary:
+                            "listen on \(high), which needs no privilege, and redirect \(port) to it in the firewall (the same for udp; ip6 / ip6tables for IPv6; connections from this host itself pass the output hook, not prerouting)",
+                        command: command), facts, high
+                ))
         }
 
         // A user namespace that owns its own network namespace.
@@ -542,9 +602,13 @@ public enum PrivilegeModel {
             own.capabilities = PrivilegeFacts.freshProcess(uid: 0, bounding: facts.capabilities.bounding)
             own.euid = 0
             own.uid = 0
-            candidates.append((PrivilegeFix(
-                summary: "give the user namespace its own network namespace (rootless podman and Docker do, forwarding host ports into it): its root may bind low ports there, though not on the host's addresses",
-                command: "unshare --user --map-root-user --net \(shellQuoted(program))"), own, port))
+            candidates.append(
+                (
+                    PrivilegeFix(
+                        summary:
+                            "give the user namespace its own network namespace (rootless podman and Docker do, forwarding host ports into it): its root may bind low ports there, though not on the host's addresses",
+                        command: "unshare --user --map-root-user --net \(shellQuoted(program))"), own, port
+                ))
         }
         return candidates.filter { decide($0.1, port: $0.2).allowed }.map(\.0)
     }
@@ -555,15 +619,20 @@ public enum PrivilegeModel {
         let missing = Set(Capability.allCases).subtracting(set)
         if missing.isEmpty { return "all" }
         if set.count > 8 && missing.count <= 4 { return "all but " + missing.sorted().map(\.name).joined(separator: ", ") }
-        if set.count > 8 { return "\(set.count) capabilities" + (set.contains(.netBindService) ? " including CAP_NET_BIND_SERVICE" : " without CAP_NET_BIND_SERVICE") }
+        if set.count > 8 {
+            return "\(set.count) capabilities"
+                + (set.contains(.netBindService) ? " including CAP_NET_BIND_SERVICE" : " without CAP_NET_BIND_SERVICE")
+        }
         return set.sorted().map(\.name).joined(separator: ", ")
     }
 
     /// The word as a POSIX shell reads it: unchanged when plain, else in single quotes.
     static func shellQuoted(_ word: String) -> String {
-        let plain = !word.isEmpty && word.unicodeScalars.allSatisfy {
-            ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || "/._-+=:,@%".unicodeScalars.contains($0)
-        }
+        let plain =
+            !word.isEmpty
+            && word.unicodeScalars.allSatisfy {
+                ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || "/._-+=:,@%".unicodeScalars.contains($0)
+            }
         return plain ? word : "'" + word.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
     }
 }

@@ -23,7 +23,8 @@ public enum Outcome: Hashable, Sendable, Codable, CustomStringConvertible {
 
 /// A socket's state as far as bind() cares.
 public enum SocketState: String, Hashable, Sendable, Codable {
-    case created, bound, listening, timeWait = "time-wait"
+    case created, bound, listening
+    case timeWait = "time-wait"
 }
 
 /// The kernel's view of a bound address: `inet_rcv_saddr` and, for inet6 sockets,

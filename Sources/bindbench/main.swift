@@ -12,9 +12,12 @@ let quick = arguments.contains("--quick")
 // Diagnostics: --model-only; --worker-only; --parse-only [all|valid|invalid] (one list only, e.g. under callgrind);
 // --parse-each (every string of the corpus alone: ns per parse, each side, and the ratio).
 let parseLists = ["all", "valid", "invalid"]
-let unknown = arguments.filter { !(["--json", "--quick", "--model-only", "--worker-only", "--parse-only", "--parse-each"] + parseLists).contains($0) }
+let unknown = arguments.filter {
+    !(["--json", "--quick", "--model-only", "--worker-only", "--parse-only", "--parse-each"] + parseLists).contains($0)
+}
 if !unknown.isEmpty {
-    FileHandle.standardError.write(Data("bindbench: unknown argument \(unknown.joined(separator: " ")); usage: bindbench [--json] [--quick]\n".utf8))
+    FileHandle.standardError.write(
+        Data("bindbench: unknown argument \(unknown.joined(separator: " ")); usage: bindbench [--json] [--quick]\n".utf8))
     exit(64)
 }
 
@@ -36,11 +39,12 @@ if arguments.contains("--worker-only") {
     for _ in 0..<(quick ? 3 : 5) {
         let one = try MatrixBench.oneWorker(sample)
         let n = Double(sample.count)
-        print("worker: Swift \(Int(one.swift / n * 1e9)) ns/cell, C \(Int(one.c / n * 1e9)) ns/cell, ratio \(String(format: "%.3f", one.c / one.swift))")
+        print(
+            "worker: Swift \(Int(one.swift / n * 1e9)) ns/cell, C \(Int(one.c / n * 1e9)) ns/cell, ratio \(String(format: "%.3f", one.c / one.swift))"
+        )
     }
     exit(0)
 }
-
 
 /// Seconds taken by `body`.
 func time(_ body: () -> Void) -> Double {
@@ -57,11 +61,17 @@ func median(_ xs: [Double]) -> Double {
 
 /// Median over repetitions of (Swift time ÷ C time), alternating the two so drift hits both.
 func ratio(_ swift: () -> Void, _ c: () -> Void) -> (ratio: Double, swift: Double, c: Double) {
-    swift(); c()  // warm up
-    var ratios: [Double] = [], ss: [Double] = [], cs: [Double] = []
+    swift()
+    c()  // warm up
+    var ratios: [Double] = []
+    var ss: [Double] = []
+    var cs: [Double] = []
     for _ in 0..<repetitions {
-        let a = time(swift), b = time(c)
-        ratios.append(a / b); ss.append(a); cs.append(b)
+        let a = time(swift)
+        let b = time(c)
+        ratios.append(a / b)
+        ss.append(a)
+        cs.append(b)
     }
     return (median(ratios), median(ss), median(cs))
 }
@@ -76,7 +86,7 @@ let corpus: [String] = [
 let parseReps = quick ? 2_000 : 20_000
 var sink = 0
 let cStrings = corpus.map { strdup($0) }
-defer { cStrings.forEach { free($0) } }
+defer { for c in cStrings { free(c) } }
 /// Every address's bits folded together, so that no part of a parse is left unused (the C
 /// loop's inet_pton writes its bytes out).
 @inline(__always)
@@ -116,14 +126,16 @@ if arguments.contains("--parse-only") {
     for (name, list) in [("all", corpus), ("valid", Array(corpus.prefix(18))), ("invalid", Array(corpus.suffix(6)))]
     where only.isEmpty || only.contains(name) {
         let cs = list.map { strdup($0) }
-        let r = ratio({ sink &+= parseLoop(list, reps: parseReps) }, {
-            cs.withUnsafeBufferPointer { buf in
-                buf.withMemoryRebound(to: UnsafePointer<CChar>?.self) { p in
-                    sink &+= Int(bk_bench_pton(p.baseAddress, Int32(list.count), Int32(parseReps)))
+        let r = ratio(
+            { sink &+= parseLoop(list, reps: parseReps) },
+            {
+                cs.withUnsafeBufferPointer { buf in
+                    buf.withMemoryRebound(to: UnsafePointer<CChar>?.self) { p in
+                        sink &+= Int(bk_bench_pton(p.baseAddress, Int32(list.count), Int32(parseReps)))
+                    }
                 }
-            }
-        })
-        cs.forEach { free($0) }
+            })
+        for c in cs { free(c) }
         print("\(name): ratio \(r.ratio)")
     }
     exit(0)
@@ -135,7 +147,9 @@ if arguments.contains("--parse-each") {
         let r = ratio({ sink &+= parseLoop([s], reps: reps) }, { sink &+= Int(bk_bench_pton(&p, 1, Int32(reps))) })
         let t = ratio({ sink &+= parseLoopThrowing([s], reps: reps) }, { sink &+= Int(bk_bench_pton(&p, 1, Int32(reps))) })
         let ns = { (t: Double) in String(format: "%6.1f", t / Double(reps) * 1e9) }
-        print("IPAddress(_:) \(ns(r.swift)) ns, (parsing:) \(ns(t.swift)) ns, inet_pton \(ns(r.c)) ns: ratios \(String(format: "%.3f", r.ratio)), \(String(format: "%.3f", t.ratio))  \(s.debugDescription)")
+        print(
+            "IPAddress(_:) \(ns(r.swift)) ns, (parsing:) \(ns(t.swift)) ns, inet_pton \(ns(r.c)) ns: ratios \(String(format: "%.3f", r.ratio)), \(String(format: "%.3f", t.ratio))  \(s.debugDescription)"
+        )
     }
     exit(0)
 }
@@ -145,18 +159,23 @@ let bindIterations = quick ? 2_000 : 10_000
 let port = (try? Socket.findFreePort(on: .v4(.loopback), transport: .tcp)) ?? 40_000
 let loopback = SocketAddress(ip: .v4(.loopback), port: port)
 var failure: String?
-let bind = ratio({
-    for _ in 0..<bindIterations {
-        do {
-            let s = try Socket(family: .inet, transport: .tcp)
-            try s.setReuseAddress(true)
-            try s.bind(to: loopback)
-        } catch { failure = "\(error)"; return }
-    }
-}, {
-    let r = bk_bench_bind_cycle(Int32(bindIterations), port)
-    if r < 0 { failure = "C loop: \(ErrnoName.name(-r) ?? "\(r)")" }
-})
+let bind = ratio(
+    {
+        for _ in 0..<bindIterations {
+            do {
+                let s = try Socket(family: .inet, transport: .tcp)
+                try s.setReuseAddress(true)
+                try s.bind(to: loopback)
+            } catch {
+                failure = "\(error)"
+                return
+            }
+        }
+    },
+    {
+        let r = bk_bench_bind_cycle(Int32(bindIterations), port)
+        if r < 0 { failure = "C loop: \(ErrnoName.name(-r) ?? "\(r)")" }
+    })
 if let failure {
     FileHandle.standardError.write(Data("bindbench: bind cycle failed: \(failure)\n".utf8))
     exit(1)
@@ -177,7 +196,8 @@ let parseThrowing = ratio({ sink &+= parseLoopThrowing(corpus, reps: parseReps) 
 // MARK: matrix_ratio and matrix_speedup (need the privilege to make network namespaces)
 var matrixRatio: Double?
 var matrixSpeedup: Double?
-var matrixRatios: [Double] = [], matrixSpeedups: [Double] = []  // every repetition, in order
+var matrixRatios: [Double] = []
+var matrixSpeedups: [Double] = []  // every repetition, in order
 var matrixNote: String?
 do {
     var cells = Matrix.cells().filter { $0.sysctls.isEmpty }
@@ -185,13 +205,15 @@ do {
     cells.shuffle(using: &rng)
     let sample = Array(cells.prefix(quick ? 4_000 : 40_000))
     let reps = quick ? 1 : 7
-    var ratios: [Double] = [], speedups: [Double] = []
+    var ratios: [Double] = []
+    var speedups: [Double] = []
     let big = Array(cells.prefix(quick ? 8_000 : 40_000))
     for rep in 0..<reps {
         let one = try MatrixBench.oneWorker(sample)
         ratios.append(one.c / one.swift)  // (cells/s Swift) / (cells/s C)
         // One worker first, then two, and the other way round the next time: drift hits both.
-        var t1 = 0.0, t2 = 0.0
+        var t1 = 0.0
+        var t2 = 0.0
         if rep % 2 == 0 {
             t1 = try MatrixBench.runner(big, workers: 1)
             t2 = try MatrixBench.runner(big, workers: 2)
@@ -228,11 +250,19 @@ if json {
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
 } else {
-    print("bind_cycle_ratio \(String(format: "%.3f", bind.ratio))  (Socket \(Int(bind.swift / Double(bindIterations) * 1e9)) ns vs C \(Int(bind.c / Double(bindIterations) * 1e9)) ns per socket+SO_REUSEADDR+bind+close; goal <= 1.05)")
-    print("parse_ratio      \(String(format: "%.3f", parse.ratio))  (IPAddress(_:) vs inet_pton over \(corpus.count) mixed strings; goal <= 0.5)")
-    print("parse_throwing_ratio \(String(format: "%.3f", parseThrowing.ratio))  (IPAddress(parsing:), whose refusals carry an error; no goal)")
+    print(
+        "bind_cycle_ratio \(String(format: "%.3f", bind.ratio))  (Socket \(Int(bind.swift / Double(bindIterations) * 1e9)) ns vs C \(Int(bind.c / Double(bindIterations) * 1e9)) ns per socket+SO_REUSEADDR+bind+close; goal <= 1.05)"
+    )
+    print(
+        "parse_ratio      \(String(format: "%.3f", parse.ratio))  (IPAddress(_:) vs inet_pton over \(corpus.count) mixed strings; goal <= 0.5)"
+    )
+    print(
+        "parse_throwing_ratio \(String(format: "%.3f", parseThrowing.ratio))  (IPAddress(parsing:), whose refusals carry an error; no goal)"
+    )
     if let matrixRatio, let matrixSpeedup {
-        print("matrix_ratio     \(String(format: "%.3f", matrixRatio))  (cells/s of one worker, model + kernel, vs a C loop of the same system calls; goal >= 0.8)")
+        print(
+            "matrix_ratio     \(String(format: "%.3f", matrixRatio))  (cells/s of one worker, model + kernel, vs a C loop of the same system calls; goal >= 0.8)"
+        )
         print("matrix_speedup   \(String(format: "%.3f", matrixSpeedup))  (two workers over one; goal >= 1.7)")
     }
 }

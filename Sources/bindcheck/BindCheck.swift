@@ -8,7 +8,10 @@ struct BindCheck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bindcheck",
         abstract: "Knows, exactly, what bind() will do on Linux, and checks that against the kernel.",
-        subcommands: [MatrixCommand.self, Run.self, ExplainCommand.self, Privileged.self, SoakCommand.self, DiffCommand.self, Interfaces.self, Parse.self]
+        subcommands: [
+            MatrixCommand.self, Run.self, ExplainCommand.self, Privileged.self, SoakCommand.self, DiffCommand.self, Interfaces.self,
+            Parse.self,
+        ]
     )
 }
 

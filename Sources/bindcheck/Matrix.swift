@@ -56,7 +56,9 @@ struct MatrixCommand: ParsableCommand {
         case .html: text = MatrixHTML.render(report)
         }
         if let output {
-            do { try text.write(toFile: output, atomically: true, encoding: .utf8) } catch { throw fail("cannot write \(output): \(error.localizedDescription)", code: 73) }
+            do { try text.write(toFile: output, atomically: true, encoding: .utf8) } catch {
+                throw fail("cannot write \(output): \(error.localizedDescription)", code: 73)
+            }
             if format != .text { print(report.text.split(separator: "\n").prefix(2).joined(separator: "\n")) }
         } else {
             print(text)

@@ -26,7 +26,8 @@ struct Run: ParsableCommand {
         do { files = try ScenarioLoader.load(paths: paths) } catch { throw fail("\(error)", code: 64) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var steps = 0, differing = 0
+        var steps = 0
+        var differing = 0
         for (_, scenarios) in files {
             for scenario in scenarios {
                 let records: [StepRecord]

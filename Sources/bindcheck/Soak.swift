@@ -47,7 +47,9 @@ struct SoakCommand: ParsableCommand {
             e.outputFormatting = [.sortedKeys]
             print(String(decoding: try e.encode(result), as: UTF8.self))
         } else {
-            print("\(result.scenarios) scenarios, \(result.steps) steps, \(result.disagree) disagree, \(String(format: "%.1f", result.seconds)) s (\(String(format: "%.0f", Double(result.scenarios) / max(result.seconds, 1e-9))) scenarios/s)")
+            print(
+                "\(result.scenarios) scenarios, \(result.steps) steps, \(result.disagree) disagree, \(String(format: "%.1f", result.seconds)) s (\(String(format: "%.0f", Double(result.scenarios) / max(result.seconds, 1e-9))) scenarios/s)"
+            )
         }
         if result.disagree > 0 { throw ExitCode(1) }
     }

@@ -1,6 +1,6 @@
+import BindTestSupport
 import Foundation
 import Testing
-import BindTestSupport
 
 /// The built `bindcheck` next to the test bundle (swift test builds every product first).
 let bindcheckPath: String? = {
@@ -17,19 +17,22 @@ let bindcheckPath: String? = {
 /// descriptors and asynchronously closed pipes the leak check would rightly count).
 func runBindcheck(_ args: [String], asUser: String? = nil) throws -> BindcheckRun {
     let program = bindcheckPath ?? "/nonexistent"
-    let argv = asUser.map {
-        ["/usr/bin/setpriv", "--reuid=\($0)", "--regid=\($0)", "--clear-groups", "--inh-caps=-all", program]
-    } ?? [program]
+    let argv =
+        asUser.map {
+            ["/usr/bin/setpriv", "--reuid=\($0)", "--regid=\($0)", "--clear-groups", "--inh-caps=-all", program]
+        } ?? [program]
     return try runInChild(argv + args, outputIn: FileManager.default.temporaryDirectory.path)
 }
 
 @Suite("bindcheck command line", .checksLeaks, .enabled(if: bindcheckPath != nil, "bindcheck is not built"))
 struct CLITests {
-    @Test("malformed input to parse: first stderr line names the problem, exit 64, no trace", arguments: [
-        "10.0.0.256", "", " ", "1.2.3", "1.2.3.4.5", "::g", "1:2:3:4:5:6:7:8:9", "[::1]", "[::1]:", "[::1]:65536",
-        "1.2.3.4:-1", "1.2.3.4:0x50", "fe80::1%", "[fe80::1%]:80", "::1:80:", "\u{0}", "üñí", "999999999999999999999999",
-        "<10,000 digits>", "127.1:80:80", "[1.2.3.4]:80", "1.2.3.4:80 ",
-    ])
+    @Test(
+        "malformed input to parse: first stderr line names the problem, exit 64, no trace",
+        arguments: [
+            "10.0.0.256", "", " ", "1.2.3", "1.2.3.4.5", "::g", "1:2:3:4:5:6:7:8:9", "[::1]", "[::1]:", "[::1]:65536",
+            "1.2.3.4:-1", "1.2.3.4:0x50", "fe80::1%", "[fe80::1%]:80", "::1:80:", "\u{0}", "üñí", "999999999999999999999999",
+            "<10,000 digits>", "127.1:80:80", "[1.2.3.4]:80", "1.2.3.4:80 ",
+        ])
     func parseRejects(_ argument: String) throws {
         let input = argument == "<10,000 digits>" ? String(repeating: "1", count: 10_000) : argument
         let r = try runBindcheck(["parse", input])
@@ -41,8 +44,9 @@ struct CLITests {
         #expect(r.stdout.isEmpty)
     }
 
-    @Test("soak: the same scenarios and steps whatever the number of workers; bad --workers is 64",
-          .enabled(if: canMakeNamespaces, "needs root to create network namespaces"))
+    @Test(
+        "soak: the same scenarios and steps whatever the number of workers; bad --workers is 64",
+        .enabled(if: canMakeNamespaces, "needs root to create network namespaces"))
     func soakWorkers() throws {
         let one = try runBindcheck(["soak", "--scenarios", "150", "--seed", "77", "--workers", "1", "--json"])
         let three = try runBindcheck(["soak", "--scenarios", "150", "--seed", "77", "--workers", "3", "--json"])
@@ -50,7 +54,8 @@ struct CLITests {
         let decode = { (r: BindcheckRun) throws -> [String: Double] in
             try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Double])
         }
-        let a = try decode(one), b = try decode(three)
+        let a = try decode(one)
+        let b = try decode(three)
         #expect(a["scenarios"] == 150 && b["scenarios"] == 150)
         #expect(a["steps"] == b["steps"] && (a["steps"] ?? 0) > 150)
         #expect(a["disagree"] == 0 && b["disagree"] == 0)
@@ -74,13 +79,16 @@ struct CLITests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let good = dir.appendingPathComponent("good.json")
-        try #"{"name":"g","steps":[{"op":"socket","id":"a","family":"inet","type":"tcp"},{"op":"bind","id":"a","address":"10.9.9.9:5000","expect":"EADDRNOTAVAIL"}]}"#
+        try
+            #"{"name":"g","steps":[{"op":"socket","id":"a","family":"inet","type":"tcp"},{"op":"bind","id":"a","address":"10.9.9.9:5000","expect":"EADDRNOTAVAIL"}]}"#
             .write(to: good, atomically: true, encoding: .utf8)
         let wrong = dir.appendingPathComponent("wrong.json")
-        try #"{"name":"w","steps":[{"op":"socket","id":"a","family":"inet","type":"tcp"},{"op":"bind","id":"a","address":"10.9.9.9:5000","expect":"ok"}]}"#
+        try
+            #"{"name":"w","steps":[{"op":"socket","id":"a","family":"inet","type":"tcp"},{"op":"bind","id":"a","address":"10.9.9.9:5000","expect":"ok"}]}"#
             .write(to: wrong, atomically: true, encoding: .utf8)
         let bad = dir.appendingPathComponent("bad.json")
-        try #"{"name":"b","steps":[{"op":"socket","id":"a","family":"inet6","type":"sctp"}]}"#.write(to: bad, atomically: true, encoding: .utf8)
+        try #"{"name":"b","steps":[{"op":"socket","id":"a","family":"inet6","type":"sctp"}]}"#.write(
+            to: bad, atomically: true, encoding: .utf8)
 
         let m = try runBindcheck(["run", "--model", good.path])
         #expect(m.status == 0)

@@ -1,11 +1,11 @@
 import BindConformance
 import BindKit
 import BindRules
+import BindTestSupport
 import CBindShim
 import Foundation
 import PropertyBased
 import Testing
-import BindTestSupport
 
 /// Whether this process may create network namespaces (root, or CAP_SYS_ADMIN + CAP_NET_ADMIN).
 let canMakeNamespaces: Bool = {
@@ -20,7 +20,8 @@ struct CorpusTests {
     @Test("every step of Tests/Scenarios: model == kernel == expect")
     func corpusAgrees() throws {
         let files = try ScenarioLoader.load(paths: [scenarioRoot])
-        var scenarios = 0, steps = 0
+        var scenarios = 0
+        var steps = 0
         for (file, list) in files {
             for scenario in list {
                 scenarios += 1
@@ -29,8 +30,10 @@ struct CorpusTests {
                     if file.contains("/rules/") {
                         #expect(r.expect != nil, "\(file): \(scenario.name) step \(r.step) has no expect")
                     }
-                    #expect(r.model == r.kernel && (r.expect == nil || r.expect == r.kernel),
-                            "\(file): \(scenario.name) step \(r.step) \(r.op): model \(r.model ?? "-") kernel \(r.kernel ?? "-") expect \(r.expect ?? "-") — \(r.reason ?? "")")
+                    #expect(
+                        r.model == r.kernel && (r.expect == nil || r.expect == r.kernel),
+                        "\(file): \(scenario.name) step \(r.step) \(r.op): model \(r.model ?? "-") kernel \(r.kernel ?? "-") expect \(r.expect ?? "-") — \(r.reason ?? "")"
+                    )
                 }
             }
         }
@@ -65,7 +68,8 @@ struct RandomScenarioTests {
                 return
             }
             if let bad = records.first(where: { !$0.agrees }) {
-                Issue.record("""
+                Issue.record(
+                    """
                     step \(bad.step) \(bad.op): model \(bad.model ?? "-") kernel \(bad.kernel ?? "-") — \(bad.reason ?? "")
                     scenario file:
                     \(ScenarioEncoder.encode([Soak.withExpectations(scenario)]))

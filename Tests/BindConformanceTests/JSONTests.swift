@@ -1,7 +1,7 @@
 import BindConformance
+import BindTestSupport
 import PropertyBased
 import Testing
-import BindTestSupport
 
 private func parse(_ text: String) throws(JSONParseError) -> JSONValue {
     try JSONValue(parsing: text)
@@ -79,7 +79,8 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
         .init(text: "", kind: .empty, line: 1, column: 1, message: "empty document"),
         .init(text: "  \n ", kind: .empty, line: 2, column: 2, message: "empty document"),
         .init(text: "[1, 2", kind: .syntax, line: 1, column: 6, message: "expected ',' or ']' after an array element, got end of input"),
-        .init(text: "{\"a\": 1", kind: .syntax, line: 1, column: 8, message: "expected ',' or '}' after an object member, got end of input"),
+        .init(
+            text: "{\"a\": 1", kind: .syntax, line: 1, column: 8, message: "expected ',' or '}' after an object member, got end of input"),
         .init(text: "{\"a\" 1}", kind: .syntax, line: 1, column: 6, message: "expected ':' after the key \"a\", got '1'"),
         .init(text: "{\"a\": }", kind: .syntax, line: 1, column: 7, message: "expected a value"),
         .init(text: "{a: 1}", kind: .syntax, line: 1, column: 2, message: "expected a string key or '}' in an object, got 'a'"),
@@ -87,7 +88,9 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
         .init(text: "[1,]", kind: .syntax, line: 1, column: 4, message: "trailing comma"),
         .init(text: "[1 2]", kind: .syntax, line: 1, column: 4, message: "expected ',' or ']' after an array element, got '2'"),
         .init(text: "[\n  1,\n  2\n  3]", kind: .syntax, line: 4, column: 3, message: "got '3'"),
-        .init(text: "{\"a\": 1, \"a\": 2}", kind: .duplicateKey, line: 1, column: 10, message: "duplicate key \"a\" in an object (first at line 1, column 2)"),
+        .init(
+            text: "{\"a\": 1, \"a\": 2}", kind: .duplicateKey, line: 1, column: 10,
+            message: "duplicate key \"a\" in an object (first at line 1, column 2)"),
         .init(text: "{} {}", kind: .trailingData, line: 1, column: 4, message: "expected end of input after the JSON value, got '{'"),
         .init(text: "1 2", kind: .trailingData, line: 1, column: 3, message: "expected end of input"),
         .init(text: "nul", kind: .syntax, line: 1, column: 1, message: "expected a value"),
@@ -111,7 +114,8 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
         .init(text: "0x10", kind: .syntax, line: 1, column: 2, message: "unexpected 'x' in a number"),
         .init(text: "1.5.3", kind: .syntax, line: 1, column: 4, message: "unexpected '.' in a number"),
         // Strings
-        .init(text: "\"abc", kind: .syntax, line: 1, column: 5, message: "expected '\"' to close the string that starts at line 1, column 1"),
+        .init(
+            text: "\"abc", kind: .syntax, line: 1, column: 5, message: "expected '\"' to close the string that starts at line 1, column 1"),
         .init(text: "\"a\nb\"", kind: .syntax, line: 1, column: 3, message: "control character U+000A must be escaped"),
         .init(text: "\"a\tb\"", kind: .syntax, line: 1, column: 3, message: "control character U+0009"),
         .init(text: #""\x""#, kind: .syntax, line: 1, column: 2, message: "invalid escape '\\x'"),
@@ -257,7 +261,11 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
     }
 
     @Test func prettyWithInlineDepth() {
-        let value = object(("steps", .array([object(("op", .string("bind")), ("id", .string("a"))), object(("l", .array([.number("1"), .number("2")])))])))
+        let value = object(
+            (
+                "steps",
+                .array([object(("op", .string("bind")), ("id", .string("a"))), object(("l", .array([.number("1"), .number("2")])))])
+            ))
         #expect(
             value.serialized(.pretty(indent: 2, inlineDepth: 2)) == """
                 {
@@ -270,7 +278,9 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
     }
 
     @Test func escapes() {
-        #expect(JSONValue.string("\u{0}\u{1F}\u{08}\u{0C}\n\r\t\"\\/\u{7F}\u{2028}\u{2029}\u{e9}").serialized() == #""\u0000\u001F\b\f\n\r\t\"\\/\u007F\u2028\u2029é""#)
+        #expect(
+            JSONValue.string("\u{0}\u{1F}\u{08}\u{0C}\n\r\t\"\\/\u{7F}\u{2028}\u{2029}\u{e9}").serialized()
+                == #""\u0000\u001F\b\f\n\r\t\"\\/\u007F\u2028\u2029é""#)
     }
 
     @Test(arguments: [JSONStyle.compact, .pretty(), .pretty(indent: 4, inlineDepth: 1), .pretty(indent: 0, inlineDepth: 0)])
@@ -294,7 +304,10 @@ private let jsonGenerator = Generator<JSONValue, Shrink.None<JSONValue>> { rng i
 }
 
 private func randomString(_ rng: inout some RandomNumberGenerator) -> String {
-    let pool: [Unicode.Scalar] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{0}", "\u{1F}", "\u{7F}", "\u{e9}", "\u{2028}", "\u{FFFF}", "\u{1F600}", "\u{10FFFF}"]
+    let pool: [Unicode.Scalar] = [
+        "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{0}", "\u{1F}", "\u{7F}", "\u{e9}", "\u{2028}", "\u{FFFF}", "\u{1F600}",
+        "\u{10FFFF}",
+    ]
     var scalars = String.UnicodeScalarView()
     for _ in 0..<Int.random(in: 0...8, using: &rng) {
         if let scalar = pool.randomElement(using: &rng) { scalars.append(scalar) }
@@ -306,7 +319,9 @@ private func randomNumber(_ rng: inout some RandomNumberGenerator) -> String {
     var literal = Bool.random(using: &rng) ? "-" : ""
     literal += Bool.random(using: &rng) ? "0" : String(Int.random(in: 1...999_999, using: &rng))
     if Bool.random(using: &rng) { literal += "." + String(Int.random(in: 0...999, using: &rng)) }
-    if Bool.random(using: &rng) { literal += ["e", "E", "e+", "e-"].randomElement(using: &rng, default: "e") + String(Int.random(in: 0...99, using: &rng)) }
+    if Bool.random(using: &rng) {
+        literal += ["e", "E", "e+", "e-"].randomElement(using: &rng, default: "e") + String(Int.random(in: 0...99, using: &rng))
+    }
     return literal
 }
 

@@ -19,8 +19,9 @@ struct LeakCheckTests {
         #expect(before.leaks(comparedTo: .current()) == [])
     }
 
-    @Test("a thread left in a private network namespace is seen",
-          .enabled(if: canMakeNamespaces, "needs root to create a network namespace"))
+    @Test(
+        "a thread left in a private network namespace is seen",
+        .enabled(if: canMakeNamespaces, "needs root to create a network namespace"))
     func threadInNamespace() throws {
         let before = ProcessResources.current()
         // Seen from the namespace's own thread, while it is there; joined and gone afterwards.
@@ -36,7 +37,7 @@ struct LeakCheckTests {
         let before = ProcessResources.current()
         var pid: pid_t = 0
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("30"), nil]
-        defer { argv.forEach { free($0) } }
+        defer { for a in argv { free(a) } }
         try #require(posix_spawn(&pid, "/bin/sleep", nil, nil, argv, environ) == 0)
         let leaks = before.leaks(comparedTo: .current())
         kill(pid, SIGKILL)
@@ -50,11 +51,14 @@ struct LeakCheckTests {
     func everySuiteIsChecked() throws {
         let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         let files = try FileManager.default.subpathsOfDirectory(atPath: tests.path).filter { $0.hasSuffix(".swift") }
-        var suites = 0, unchecked: [String] = []
+        var suites = 0
+        var unchecked: [String] = []
         for file in files {
             let text = try String(contentsOf: tests.appendingPathComponent(file), encoding: .utf8)
             // Each top-level type: the attributes written above it, and whether its body has tests.
-            var attributes = "", declaration: Substring?, hasTests = false
+            var attributes = ""
+            var declaration: Substring?
+            var hasTests = false
             for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
                 if declaration == nil {
                     attributes += line + "\n"
@@ -75,7 +79,9 @@ struct LeakCheckTests {
                         unchecked.append("\(file): \(declaration)")
                     }
                 }
-                attributes = ""; declaration = nil; hasTests = false
+                attributes = ""
+                declaration = nil
+                hasTests = false
             }
         }
         #expect(suites >= 25)

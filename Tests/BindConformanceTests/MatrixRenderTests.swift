@@ -1,9 +1,9 @@
 import BindConformance
 import BindKit
 import BindRules
+import BindTestSupport
 import Foundation
 import Testing
-import BindTestSupport
 
 /// A small report built by hand: agreements, a disagreement, a skipped cell, a listen failure,
 /// a row whose first socket fails, and one cell of each other group.
@@ -31,10 +31,16 @@ private enum Sample {
             record(pair(lo4, any4), ok, inUse, reason: "no socket holds 0.0.0.0:10002"),
             record(pair(lo4, lo4), CellOutcome(bind: "ok", listen: "EADDRINUSE"), CellOutcome(bind: "ok", listen: "EADDRINUSE")),
             MatrixRecord(cell: pair(any4, any4, same: false), model: nil, kernel: nil, skipped: "changes credentials: needs root"),
-            record(pair(foreign4, foreign4), CellOutcome(setup: "bind EADDRNOTAVAIL", bind: "EADDRNOTAVAIL"), CellOutcome(setup: "bind EADDRNOTAVAIL", bind: "EADDRNOTAVAIL")),
-            record(pair(foreign4, lo4), CellOutcome(setup: "bind EADDRNOTAVAIL", bind: "ok", listen: "ok"), CellOutcome(setup: "bind EADDRNOTAVAIL", bind: "ok", listen: "ok")),
             record(
-                MatrixCell(group: .crossTransport, transport: .tcp, secondTransport: .udp, first: any4, state: .bound, second: any4, sameOwner: true),
+                pair(foreign4, foreign4), CellOutcome(setup: "bind EADDRNOTAVAIL", bind: "EADDRNOTAVAIL"),
+                CellOutcome(setup: "bind EADDRNOTAVAIL", bind: "EADDRNOTAVAIL")),
+            record(
+                pair(foreign4, lo4), CellOutcome(setup: "bind EADDRNOTAVAIL", bind: "ok", listen: "ok"),
+                CellOutcome(setup: "bind EADDRNOTAVAIL", bind: "ok", listen: "ok")),
+            record(
+                MatrixCell(
+                    group: .crossTransport, transport: .tcp, secondTransport: .udp, first: any4, state: .bound, second: any4,
+                    sameOwner: true),
                 CellOutcome(bind: "ok"), CellOutcome(bind: "ok")),
             record(
                 MatrixCell(group: .single, transport: .udp, first: SocketConfig(kind: .inet, address: "192.0.2.2", freebind: true)),
@@ -144,8 +150,13 @@ struct MatrixRenderTests {
         #expect(page.hasPrefix("<!DOCTYPE html>"))
         #expect(page.hasSuffix("</html>\n"))
         for external in ["http://", "https://", "src=", "<link", "@import", "url("] { #expect(!page.contains(external), "\(external)") }
-        for part in ["id=\"legend\"", "EADDRINUSE", "EADDRNOTAVAIL", "EINVAL", "EACCES", "model ≠ kernel"] { #expect(page.contains(part), "\(part)") }
-        for part in ["id=\"filters\"", "id=\"only\"", "only disagreements", "\"transport\"", "\"first state\"", "\"owner\"", "\"options (first / second)\""] {
+        for part in ["id=\"legend\"", "EADDRINUSE", "EADDRNOTAVAIL", "EINVAL", "EACCES", "model ≠ kernel"] {
+            #expect(page.contains(part), "\(part)")
+        }
+        for part in [
+            "id=\"filters\"", "id=\"only\"", "only disagreements", "\"transport\"", "\"first state\"", "\"owner\"",
+            "\"options (first / second)\"",
+        ] {
             #expect(page.contains(part), "\(part)")
         }
         let data = try Sample.embedded(page)

@@ -1,9 +1,9 @@
 import BindConformance
 import BindKit
+import BindTestSupport
 import CBindShim
 import Foundation
 import Testing
-import BindTestSupport
 
 /// What of the host a run could change: the bind sysctls, addresses and the sockets holding ports.
 struct HostSnapshot: Equatable {
@@ -33,7 +33,7 @@ struct MatrixTests {
         // still run by every worker in parallel. The plain test command runs every cell.
         var cells = all
         if let sample = ProcessInfo.processInfo.environment["BINDKIT_TEST_MATRIX_SAMPLE"].flatMap(Int.init), sample < all.count {
-            var rng = SeededGenerator(seed: 20261121)
+            var rng = SeededGenerator(seed: 20_261_121)
             cells = Array(all.shuffled(using: &rng).prefix(sample))
             print("matrix: a sample of \(sample) of \(all.count) cells (BINDKIT_TEST_MATRIX_SAMPLE)")
         }
@@ -73,8 +73,10 @@ struct MatrixTests {
 
     @Test("a sample is reproducible from its seed")
     func sampleIsSeeded() throws {
-        var a = SeededGenerator(seed: 42), b = SeededGenerator(seed: 42)
-        var x = Matrix.cells(), y = Matrix.cells()
+        var a = SeededGenerator(seed: 42)
+        var b = SeededGenerator(seed: 42)
+        var x = Matrix.cells()
+        var y = Matrix.cells()
         x.shuffle(using: &a)
         y.shuffle(using: &b)
         #expect(x.prefix(100).map(\.key) == y.prefix(100).map(\.key))

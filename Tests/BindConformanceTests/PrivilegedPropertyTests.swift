@@ -1,18 +1,22 @@
 import BindConformance
 import BindKit
 import BindRules
+import BindTestSupport
 import Foundation
 import PropertyBased
 import Testing
-import BindTestSupport
 
 /// Random credentials, a random program to exec (or none), a random sysctl and port: the model's
 /// verdict must be the kernel's answer.
 struct CredentialCase: Sendable, CustomStringConvertible {
     /// nil: the child binds itself; otherwise it execs a copy of bindcheck with these file capabilities.
     enum Program: String, CaseIterable, Sendable {
-        case plain = "none", ep = "cap_net_bind_service=+ep", p = "cap_net_bind_service=+p", ei = "cap_net_bind_service=+ei",
-             otherEp = "cap_net_raw=+ep"
+        case plain = "none"
+        case ep = "cap_net_bind_service=+ep"
+        case p = "cap_net_bind_service=+p"
+        case ei = "cap_net_bind_service=+ei"
+        case
+            otherEp = "cap_net_raw=+ep"
     }
 
     var root: Bool
@@ -41,7 +45,8 @@ struct CredentialCase: Sendable, CustomStringConvertible {
 
     static func random(using rng: inout some RandomNumberGenerator) -> CredentialCase {
         func some(_ from: Set<Capability>) -> Set<Capability> { from.filter { _ in Bool.random(using: &rng) } }
-        let permitted = some(Set(universe)), inheritable = some(Set(universe))
+        let permitted = some(Set(universe))
+        let inheritable = some(Set(universe))
         return CredentialCase(
             root: Int.random(in: 0..<4, using: &rng) == 0, permitted: permitted, effective: some(permitted), inheritable: inheritable,
             ambient: some(permitted.intersection(inheritable)), noNewPrivileges: Int.random(in: 0..<3, using: &rng) == 0,
@@ -61,16 +66,28 @@ struct CredentialCase: Sendable, CustomStringConvertible {
         if noNewPrivileges { with { $0.noNewPrivileges = false } }
         if root { with { $0.root = false } }
         if start != 1024 { with { $0.start = 1024 } }
-        for cap in permitted { with { $0.permitted.remove(cap); $0.effective.remove(cap); $0.ambient.remove(cap) } }
-        for cap in inheritable { with { $0.inheritable.remove(cap); $0.ambient.remove(cap) } }
+        for cap in permitted {
+            with {
+                $0.permitted.remove(cap)
+                $0.effective.remove(cap)
+                $0.ambient.remove(cap)
+            }
+        }
+        for cap in inheritable {
+            with {
+                $0.inheritable.remove(cap)
+                $0.ambient.remove(cap)
+            }
+        }
         for cap in effective { with { $0.effective.remove(cap) } }
         for cap in ambient { with { $0.ambient.remove(cap) } }
         return out
     }
 }
 
-@Suite("Privileged ports: random credentials against the kernel", .checksLeaks, .serialized,
-       .enabled(if: canBuildCredentials, "needs root (uids, capabilities, namespaces)"))
+@Suite(
+    "Privileged ports: random credentials against the kernel", .checksLeaks, .serialized,
+    .enabled(if: canBuildCredentials, "needs root (uids, capabilities, namespaces)"))
 struct PrivilegedPropertyTests {
     static let generator = Generator<CredentialCase, [CredentialCase]>(
         run: { rng in
@@ -88,7 +105,7 @@ struct PrivilegedPropertyTests {
             copies[program] = try BindcheckCopy(fileCapabilities: program == .plain ? nil : program.rawValue)
         }
         let programs = copies
-        defer { programs.values.forEach { $0.remove() } }
+        defer { for p in programs.values { p.remove() } }
         await propertyCheck(count: 60, input: Self.generator) { c in
             let outcome: (predicted: PrivilegeVerdict, kernel: Bool?, inside: Bool?, detail: String)
             do {
@@ -99,22 +116,30 @@ struct PrivilegedPropertyTests {
                     facts.capabilities = sets
                     facts.noNewPrivileges = c.noNewPrivileges
                     let credentials = ChildCredentials(
-                        uid: c.root ? nil : nobodyUID, gid: c.root ? nil : nobodyUID, capabilities: c.capabilities, noNewPrivileges: c.noNewPrivileges)
+                        uid: c.root ? nil : nobodyUID, gid: c.root ? nil : nobodyUID, capabilities: c.capabilities,
+                        noNewPrivileges: c.noNewPrivileges)
                     guard let program = c.program, let copy = programs[program] else {
                         let k = try kernelAnswer(credentials, port: c.port)
                         return (PrivilegeModel.verdict(facts, port: c.port), k.consistent ? k.allowed : nil, nil, "\(k)")
                     }
                     facts.binary = try BinaryFacts.read(copy.path)
                     let run = try copy.run(credentials, ["privileged", "--port", String(c.port), "--json", "--try"])
-                    return (PrivilegeModel.verdict(facts, port: c.port), run.triedAllowed, try? run.report().allowed, run.stdout + run.stderr)
+                    return (
+                        PrivilegeModel.verdict(facts, port: c.port), run.triedAllowed, try? run.report().allowed, run.stdout + run.stderr
+                    )
                 }
             } catch {
                 Issue.record("\(c): \(error)")
                 return
             }
             #expect(outcome.kernel != nil, "\(c): no clear kernel answer: \(outcome.detail)")
-            #expect(outcome.predicted.allowed == outcome.kernel, "\(c): model \(outcome.predicted.allowed) kernel \(String(describing: outcome.kernel)) — \(outcome.predicted.reasons.joined(separator: " | "))")
-            if let inside = outcome.inside { #expect(inside == outcome.kernel, "\(c): bindcheck after exec predicted \(inside): \(outcome.detail)") }
+            #expect(
+                outcome.predicted.allowed == outcome.kernel,
+                "\(c): model \(outcome.predicted.allowed) kernel \(String(describing: outcome.kernel)) — \(outcome.predicted.reasons.joined(separator: " | "))"
+            )
+            if let inside = outcome.inside {
+                #expect(inside == outcome.kernel, "\(c): bindcheck after exec predicted \(inside): \(outcome.detail)")
+            }
         }
     }
 }

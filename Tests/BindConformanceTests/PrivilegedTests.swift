@@ -1,10 +1,10 @@
 import BindConformance
 import BindKit
 import BindRules
+import BindTestSupport
 import CBindShim
 import Foundation
 import Testing
-import BindTestSupport
 
 // Privileged ports against the kernel: each situation is built for real (a uid, capability sets,
 // file capabilities, a sysctl, a user namespace) in a child process inside a private network
@@ -71,11 +71,14 @@ func comparePrivilege(
 func expectAgreement(_ comparisons: [PrivilegeComparison], expected: [UInt16: Bool], sourceLocation: SourceLocation = #_sourceLocation) {
     for c in comparisons {
         #expect(c.kernel.consistent, "\(c.kernel)", sourceLocation: sourceLocation)
-        #expect(c.verdict.allowed == c.kernel.allowed,
-                "model \(c.verdict.allowed ? "allows" : "refuses") but kernel says \(c.kernel) — \(c.verdict.reasons.joined(separator: " | "))",
-                sourceLocation: sourceLocation)
+        #expect(
+            c.verdict.allowed == c.kernel.allowed,
+            "model \(c.verdict.allowed ? "allows" : "refuses") but kernel says \(c.kernel) — \(c.verdict.reasons.joined(separator: " | "))",
+            sourceLocation: sourceLocation)
         if let e = expected[c.kernel.port] {
-            #expect(c.kernel.allowed == e, "expected port \(c.kernel.port) \(e ? "allowed" : "refused"): \(c.kernel)", sourceLocation: sourceLocation)
+            #expect(
+                c.kernel.allowed == e, "expected port \(c.kernel.port) \(e ? "allowed" : "refused"): \(c.kernel)",
+                sourceLocation: sourceLocation)
         }
     }
 }
@@ -127,7 +130,8 @@ final class BindcheckCopy: Sendable {
     init(fileCapabilities: String? = nil, setUIDRoot: Bool = false) throws {
         guard let original = bindcheckBesideTests else { throw CopyError("bindcheck is not built beside the tests (swift build first)") }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("bk-priv-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o750])
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o750])
         if getuid() == 0 && chown(directory, 0, nobodyUID) != 0 { throw CopyError("chown \(directory): errno \(errno)") }
         path = directory + "/bindcheck"
         try FileManager.default.copyItem(atPath: original, toPath: path)
@@ -154,8 +158,10 @@ final class BindcheckCopy: Sendable {
 
 /// Runs a program in a child with `credentials`, its output in files of `directory` (so the test
 /// process holds no pipe while it runs).
-func runInChild(_ argv: [String], as credentials: ChildCredentials = ChildCredentials(), outputIn directory: String) throws -> BindcheckRun {
-    let out = directory + "/out-\(UUID().uuidString)", err = directory + "/err-\(UUID().uuidString)"
+func runInChild(_ argv: [String], as credentials: ChildCredentials = ChildCredentials(), outputIn directory: String) throws -> BindcheckRun
+{
+    let out = directory + "/out-\(UUID().uuidString)"
+    let err = directory + "/err-\(UUID().uuidString)"
     defer {
         try? FileManager.default.removeItem(atPath: out)
         try? FileManager.default.removeItem(atPath: err)
@@ -177,8 +183,10 @@ struct CopyError: Error, CustomStringConvertible {
 
 /// The unprivileged uid, holding `held`, execs `copy` (`privileged --port 80 --json --try`) in a
 /// private network namespace; beside it, the library's verdict for the same uid, sets and binary.
-func execAsUnprivileged(_ copy: BindcheckCopy, holding held: CapabilitySets = CapabilitySets(),
-                        noNewPrivileges: Bool = false) throws -> (predicted: PrivilegeVerdict, run: BindcheckRun) {
+func execAsUnprivileged(
+    _ copy: BindcheckCopy, holding held: CapabilitySets = CapabilitySets(),
+    noNewPrivileges: Bool = false
+) throws -> (predicted: PrivilegeVerdict, run: BindcheckRun) {
     let binary = try BinaryFacts.read(copy.path)
     return try withPrivateNamespace { _ in
         var f = try unprivilegedFacts()
@@ -187,20 +195,23 @@ func execAsUnprivileged(_ copy: BindcheckCopy, holding held: CapabilitySets = Ca
         f.capabilities = sets
         f.binary = binary
         f.noNewPrivileges = noNewPrivileges
-        let run = try copy.run(ChildCredentials(uid: nobodyUID, gid: nobodyUID, capabilities: held, noNewPrivileges: noNewPrivileges),
-                               ["privileged", "--port", "80", "--json", "--try"])
+        let run = try copy.run(
+            ChildCredentials(uid: nobodyUID, gid: nobodyUID, capabilities: held, noNewPrivileges: noNewPrivileges),
+            ["privileged", "--port", "80", "--json", "--try"])
         return (PrivilegeModel.verdict(f, port: 80), run)
     }
 }
 
 // MARK: - The tests
 
-@Suite("Privileged ports against the kernel", .checksLeaks, .serialized,
-       .enabled(if: canBuildCredentials, "needs root (uids, capabilities, namespaces)"))
+@Suite(
+    "Privileged ports against the kernel", .checksLeaks, .serialized,
+    .enabled(if: canBuildCredentials, "needs root (uids, capabilities, namespaces)"))
 struct PrivilegedKernelTests {
     @Test("root: every port, 80 included")
     func root() throws {
-        let c = try comparePrivilege(ports: [0, 1, 80, 1023, 1024], facts: { try PrivilegeFacts.current() }, credentials: { _ in ChildCredentials() })
+        let c = try comparePrivilege(
+            ports: [0, 1, 80, 1023, 1024], facts: { try PrivilegeFacts.current() }, credentials: { _ in ChildCredentials() })
         expectAgreement(c, expected: [0: true, 1: true, 80: true, 1023: true, 1024: true])
         #expect(c.filter(\.verdict.requiresCapability).allSatisfy { $0.verdict.reasons.contains { $0.contains("its effective") } })
         #expect(c.filter(\.verdict.requiresCapability).map(\.kernel.port) == [1, 80, 1023])
@@ -208,12 +219,14 @@ struct PrivilegedKernelTests {
 
     @Test("uid 0 without CAP_NET_BIND_SERVICE: 80 refused, as for anyone")
     func rootWithoutCapability() throws {
-        let c = try comparePrivilege(ports: [0, 80, 1024], facts: {
-            var f = try PrivilegeFacts.current()
-            f.capabilities.effective.remove(.netBindService)
-            f.capabilities.permitted.remove(.netBindService)
-            return f
-        }, credentials: { f in ChildCredentials(capabilities: f.capabilities) })
+        let c = try comparePrivilege(
+            ports: [0, 80, 1024],
+            facts: {
+                var f = try PrivilegeFacts.current()
+                f.capabilities.effective.remove(.netBindService)
+                f.capabilities.permitted.remove(.netBindService)
+                return f
+            }, credentials: { f in ChildCredentials(capabilities: f.capabilities) })
         expectAgreement(c, expected: [0: true, 80: false, 1024: true])
         #expect(c[1].verdict.reasons.contains { $0.hasPrefix("uid 0 is not enough") })
     }
@@ -227,7 +240,11 @@ struct PrivilegedKernelTests {
         #expect(refused.fixes.contains { $0.command.hasPrefix("setcap 'cap_net_bind_service=+ep'") })
         #expect(refused.fixes.contains { $0.command == "sysctl -w net.ipv4.ip_unprivileged_port_start=80" })
         #expect(refused.fixes.contains { $0.command.contains("8080") })
-        #expect(refused.fixes.contains { $0.command.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE") || $0.summary.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE") })
+        #expect(
+            refused.fixes.contains {
+                $0.command.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE")
+                    || $0.summary.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE")
+            })
     }
 
     @Test("that uid with CAP_NET_BIND_SERVICE ambient: binds, and keeps it across exec")
@@ -235,11 +252,14 @@ struct PrivilegedKernelTests {
         let nbs: Set<Capability> = [.netBindService]
         let held = CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs, ambient: nbs)
         // Binding in the child itself.
-        let direct = try comparePrivilege(ports: [80, 1023], facts: {
-            var f = try unprivilegedFacts()
-            f.capabilities = CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs, bounding: f.capabilities.bounding, ambient: nbs)
-            return f
-        }, credentials: childCredentials)
+        let direct = try comparePrivilege(
+            ports: [80, 1023],
+            facts: {
+                var f = try unprivilegedFacts()
+                f.capabilities = CapabilitySets(
+                    effective: nbs, permitted: nbs, inheritable: nbs, bounding: f.capabilities.bounding, ambient: nbs)
+                return f
+            }, credentials: childCredentials)
         expectAgreement(direct, expected: [80: true, 1023: true])
 
         // After exec of a program without file capabilities: the ambient set becomes effective.
@@ -253,17 +273,20 @@ struct PrivilegedKernelTests {
     @Test("permitted and inheritable but not ambient: exec of a plain program drops it")
     func permittedDoesNotSurviveExec() throws {
         let nbs: Set<Capability> = [.netBindService]
-        let (predicted, run) = try execAsUnprivileged(try BindcheckCopy(), holding: CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs))
+        let (predicted, run) = try execAsUnprivileged(
+            try BindcheckCopy(), holding: CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs))
         #expect(!predicted.allowed, "\(predicted.reasons)")
         #expect(run.triedAllowed == false, "\(run.stdout)\(run.stderr)")
         #expect(run.status == 1)
     }
 
-    @Test("file capabilities set with setcap: read back, and honoured on exec", arguments: [
-        ("cap_net_bind_service=+ep", true, false),
-        ("cap_net_bind_service=+p", false, false),   // permitted, not effective: bindcheck never raises it
-        ("cap_net_bind_service=+ep", false, true),   // no_new_privs: file capabilities grant nothing
-    ])
+    @Test(
+        "file capabilities set with setcap: read back, and honoured on exec",
+        arguments: [
+            ("cap_net_bind_service=+ep", true, false),
+            ("cap_net_bind_service=+p", false, false),  // permitted, not effective: bindcheck never raises it
+            ("cap_net_bind_service=+ep", false, true),  // no_new_privs: file capabilities grant nothing
+        ])
     func fileCapabilities(setcap: String, allowed: Bool, noNewPrivileges: Bool) throws {
         let copy = try BindcheckCopy(fileCapabilities: setcap)
         let binary = try BinaryFacts.read(copy.path)
@@ -298,8 +321,9 @@ struct PrivilegedKernelTests {
     @Test("net.ipv4.ip_unprivileged_port_start inside a private namespace", arguments: [0, 80, 1024])
     func unprivilegedPortStart(start: Int) throws {
         let ports: [UInt16] = [0, 1, 79, 80, 81, 1023, 1024]
-        let c = try comparePrivilege(sysctls: [("net.ipv4.ip_unprivileged_port_start", String(start))], ports: ports,
-                                     facts: unprivilegedFacts, credentials: childCredentials)
+        let c = try comparePrivilege(
+            sysctls: [("net.ipv4.ip_unprivileged_port_start", String(start))], ports: ports,
+            facts: unprivilegedFacts, credentials: childCredentials)
         #expect(c.first?.verdict.reasons.isEmpty == false)
         var expected: [UInt16: Bool] = [:]
         for p in ports { expected[p] = p == 0 || Int(p) >= start }
@@ -311,8 +335,9 @@ struct PrivilegedKernelTests {
     func bindcheckInUserNamespace(_ userNamespace: ChildCredentials.UserNamespace) throws -> BindcheckRun {
         let copy = try BindcheckCopy()
         return try withPrivateNamespace { _ in
-            try copy.run(ChildCredentials(uid: nobodyUID, gid: nobodyUID, capabilities: CapabilitySets(), userNamespace: userNamespace),
-                         ["privileged", "--port", "80", "--json", "--try"])
+            try copy.run(
+                ChildCredentials(uid: nobodyUID, gid: nobodyUID, capabilities: CapabilitySets(), userNamespace: userNamespace),
+                ["privileged", "--port", "80", "--json", "--try"])
         }
     }
 
@@ -344,8 +369,9 @@ struct PrivilegedKernelTests {
     @Test("--try without the privilege to take the credentials exits 77")
     func tryNeedsPrivilege() throws {
         let copy = try BindcheckCopy()
-        let run = try copy.run(ChildCredentials(uid: nobodyUID, gid: nobodyUID, capabilities: CapabilitySets()),
-                               ["privileged", "--user", "root", "--try"])
+        let run = try copy.run(
+            ChildCredentials(uid: nobodyUID, gid: nobodyUID, capabilities: CapabilitySets()),
+            ["privileged", "--user", "root", "--try"])
         #expect(run.status == 77, "\(run.stdout)\(run.stderr)")
         #expect(run.stderr.split(separator: "\n").count == 1 && run.stderr.hasPrefix("bindcheck: --try needs privilege"), "\(run.stderr)")
     }
@@ -356,33 +382,38 @@ struct PrivilegedKernelTests {
         let hidden = copy.directory + "/closed"
         try FileManager.default.createDirectory(atPath: hidden, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         _ = FileManager.default.createFile(atPath: hidden + "/server", contents: Data(), attributes: [.posixPermissions: 0o755])
-        let run = try copy.run(ChildCredentials(uid: nobodyUID, gid: nobodyUID, capabilities: CapabilitySets()),
-                               ["privileged", "--binary", hidden + "/server"])
+        let run = try copy.run(
+            ChildCredentials(uid: nobodyUID, gid: nobodyUID, capabilities: CapabilitySets()),
+            ["privileged", "--binary", hidden + "/server"])
         #expect(run.status == 64)
         #expect(run.stdout.isEmpty)
         #expect(run.stderr.split(separator: "\n").count == 1 && run.stderr.contains("permission denied"), "\(run.stderr)")
     }
 }
 
-@Suite("bindcheck privileged: input and output", .checksLeaks, .enabled(if: bindcheckBesideTests != nil, "bindcheck is not built beside the tests"))
+@Suite(
+    "bindcheck privileged: input and output", .checksLeaks,
+    .enabled(if: bindcheckBesideTests != nil, "bindcheck is not built beside the tests"))
 struct PrivilegedCommandTests {
     func bindcheck(_ arguments: [String]) throws -> BindcheckRun {
         try runInChild([bindcheckBesideTests ?? "/nonexistent"] + arguments, outputIn: FileManager.default.temporaryDirectory.path)
     }
 
-    @Test("bad input: one clear line and 64, or 66 for a missing file", arguments: [
-        (["--user", "no-such-user-bk"], Int32(64), "no user"),
-        (["--user", ""], 64, "no user"),
-        (["--user", "4294967295"], 64, "no user"),
-        (["--port", "65536"], 64, "port must be"),
-        (["--port", "-1"], 64, "port must be"),
-        (["--port", "http"], 64, "port must be"),
-        (["--port", "8O"], 64, "port must be"),
-        (["--binary", "/nonexistent/bk-server"], 66, "no such file"),
-        (["--binary", "/etc/passwd/x"], 66, "no such file"),
-        (["--binary", "/"], 64, "a directory"),
-        (["--binary", ""], 64, "an empty path"),
-    ])
+    @Test(
+        "bad input: one clear line and 64, or 66 for a missing file",
+        arguments: [
+            (["--user", "no-such-user-bk"], Int32(64), "no user"),
+            (["--user", ""], 64, "no user"),
+            (["--user", "4294967295"], 64, "no user"),
+            (["--port", "65536"], 64, "port must be"),
+            (["--port", "-1"], 64, "port must be"),
+            (["--port", "http"], 64, "port must be"),
+            (["--port", "8O"], 64, "port must be"),
+            (["--binary", "/nonexistent/bk-server"], 66, "no such file"),
+            (["--binary", "/etc/passwd/x"], 66, "no such file"),
+            (["--binary", "/"], 64, "a directory"),
+            (["--binary", ""], 64, "an empty path"),
+        ])
     func badInput(arguments: [String], status: Int32, message: String) throws {
         let run = try bindcheck(["privileged"] + arguments)
         #expect(run.status == status, "\(arguments): \(run.stderr)")

@@ -1,7 +1,8 @@
-@testable import BindKit
+import BindTestSupport
 import PropertyBased
 import Testing
-import BindTestSupport
+
+@testable import BindKit
 
 /// The complete decoders against the reference parsers: the same answer on every input,
 /// valid or not (accepted with the same value, or refused), and the public entry points'
@@ -87,7 +88,8 @@ struct AddressDecodingTests {
         // 0 to 8 groups, maybe a "::", then a near-valid dotted quad, maybe a zone.
         let text = Generator(run: { rng -> String in
             let groups = (0..<Int.random(in: 0...8, using: &rng)).map { _ in
-                chance(80, &rng) ? String(UInt16.random(in: 0...0xFFFF, using: &rng), radix: 16)
+                chance(80, &rng)
+                    ? String(UInt16.random(in: 0...0xFFFF, using: &rng), radix: 16)
                     : choose(["", "0", "ffff", "12345", "g", "1.2"], &rng)
             }
             var parts = groups
@@ -95,7 +97,9 @@ struct AddressDecodingTests {
             var s = parts.joined(separator: ":")
             if s.isEmpty || s.hasSuffix(":") { s += chance(85, &rng) ? "" : ":" } else { s += ":" }
             if parts.first == "" { s = ":" + s }
-            s += chance(60, &rng) ? IPv4Address(rawValue: UInt32.random(in: 0...UInt32.max, using: &rng)).description
+            s +=
+                chance(60, &rng)
+                ? IPv4Address(rawValue: UInt32.random(in: 0...UInt32.max, using: &rng)).description
                 : ipv4Like(&rng)
             if chance(20, &rng) { s += choose(["%eth0", "%1", "%", "%a b", ".", "%\(String(repeating: "x", count: 16))"], &rng) }
             return s
@@ -143,18 +147,21 @@ struct AddressDecodingTests {
 
     @Test("short and odd inputs: empty, one byte, whitespace, NUL, non-ASCII")
     func oddInputs() {
-        let texts = ["", ".", ":", "%", "::", ":::", "1", "a", " ", "\0", "1.2.3.4\0", "::1\0", "é", "::ffff:1.2.3.4%é", "1.2.3.4 ",
-                     " 1.2.3.4", "fe80::1%", "%eth0", "1.2.3.4%eth0", "::1%eth0%1", "[::1]", "1.2.3.4:80",
-                     // The family is decided by the first four bytes.
-                     "./1.2.3.4", "./1.2", ":1.2.3.4", "::1.2.3.4", "::%a.b", "1::%a.b", "1.2.", "1.2", "12.3", "123.4.5.6",
-                     "1234.5.6.7", "1:2.3.4.5", "::1.2.3.4%x.y",
-                     // Octets read near the end, and an embedded quad up to the end or a zone.
-                     "1.2.33.4", "1.2.03.4", "1.2.33.", "1.2.3..4", "1.2.333.4", "10.20.30.4", "1.2.3.04", "::1.2.03.4",
-                     "::1.2.3.4%1", "::1.2.3.04%1", "::1.2.3.256%1", "::1.2.3.%1", "::1.2.3.4%", "::ffff:1.2.3.255",
-                     "::1.2.3.12%1", "::1.2.3.123%1", "::1.2.3.1234%1", "::1.2.3.4a%1"]
+        let texts = [
+            "", ".", ":", "%", "::", ":::", "1", "a", " ", "\0", "1.2.3.4\0", "::1\0", "é", "::ffff:1.2.3.4%é", "1.2.3.4 ",
+            " 1.2.3.4", "fe80::1%", "%eth0", "1.2.3.4%eth0", "::1%eth0%1", "[::1]", "1.2.3.4:80",
+            // The family is decided by the first four bytes.
+            "./1.2.3.4", "./1.2", ":1.2.3.4", "::1.2.3.4", "::%a.b", "1::%a.b", "1.2.", "1.2", "12.3", "123.4.5.6",
+            "1234.5.6.7", "1:2.3.4.5", "::1.2.3.4%x.y",
+            // Octets read near the end, and an embedded quad up to the end or a zone.
+            "1.2.33.4", "1.2.03.4", "1.2.33.", "1.2.3..4", "1.2.333.4", "10.20.30.4", "1.2.3.04", "::1.2.03.4",
+            "::1.2.3.4%1", "::1.2.3.04%1", "::1.2.3.256%1", "::1.2.3.%1", "::1.2.3.4%", "::ffff:1.2.3.255",
+            "::1.2.3.12%1", "::1.2.3.123%1", "::1.2.3.1234%1", "::1.2.3.4a%1",
+        ]
         for text in texts {
-            #expect(Self.decoded(text, decodeIPAddress)
-                == Self.reference(text) { p throws(ParseFailure) in try parseIPAddress(p, from: 0, to: p.count) })
+            #expect(
+                Self.decoded(text, decodeIPAddress)
+                    == Self.reference(text) { p throws(ParseFailure) in try parseIPAddress(p, from: 0, to: p.count) })
             Self.expectReferenceError(text, .either) { s throws(AddressParseError) in try IPAddress(parsing: s) }
             Self.expectReferenceError(text, .ipv4) { s throws(AddressParseError) in try IPv4Address(parsing: s) }
             Self.expectReferenceError(text, .ipv6) { s throws(AddressParseError) in try IPv6Address(parsing: s) }

@@ -1,7 +1,7 @@
 import BindKit
+import BindTestSupport
 import PropertyBased
 import Testing
-import BindTestSupport
 
 /// The parsers and formatters against glibc, through the shim: same acceptance, same
 /// bytes, same text.

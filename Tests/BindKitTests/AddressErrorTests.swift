@@ -1,6 +1,6 @@
 import BindKit
-import Testing
 import BindTestSupport
+import Testing
 
 /// Every form of error message, word for word, with its position.
 @Suite("Address error messages", .checksLeaks)
@@ -25,16 +25,27 @@ struct AddressErrorTests {
             ("", "empty input", nil),
             ("10.0.0.256", "octet 4 is 256 (above 255) in \"10.0.0.256\"", 7),
             ("10.x.0.1", "unexpected character \"x\" at position 3 in \"10.x.0.1\"", 3),
-            ("1.01.2.3", "octet 2 (\"01\" at position 2) has a leading zero, which the strict form refuses (inet_aton would read the octet as octal) in \"1.01.2.3\"", 2),
+            (
+                "1.01.2.3",
+                "octet 2 (\"01\" at position 2) has a leading zero, which the strict form refuses (inet_aton would read the octet as octal) in \"1.01.2.3\"",
+                2
+            ),
             ("1..2.3", "octet 2 is empty (at position 2) in \"1..2.3\"", 2),
             (".1.2.3", "octet 1 is empty (at position 0) in \".1.2.3\"", 0),
             ("1.2.3.", "octet 4 is empty (at position 6) in \"1.2.3.\"", 6),
             ("1.2.3", "too few octets (3 of 4) in \"1.2.3\"", nil),
             ("1.2.3.4.5", "too many octets (more than 4; a fifth starts at position 8) in \"1.2.3.4.5\"", 8),
             ("1.2.3.4.", "trailing \".\" at position 7 after a complete address in \"1.2.3.4.\"", 7),
-            ("1.2.3.4:80", "unexpected character \":\" at position 7 after the address (a port is not part of an address; parse \"address:port\" as a SocketAddress) in \"1.2.3.4:80\"", 7),
+            (
+                "1.2.3.4:80",
+                "unexpected character \":\" at position 7 after the address (a port is not part of an address; parse \"address:port\" as a SocketAddress) in \"1.2.3.4:80\"",
+                7
+            ),
             ("1.2.3.4 ", "unexpected character \" \" at position 7 in \"1.2.3.4 \"", 7),
-            ("99999999999999999999999999999999.1.1.1", "octet 1 is 999999999999999999999999… (above 255) in \"99999999999999999999999999999999.1.1.1\"", 0),
+            (
+                "99999999999999999999999999999999.1.1.1",
+                "octet 1 is 999999999999999999999999… (above 255) in \"99999999999999999999999999999999.1.1.1\"", 0
+            ),
             ("1.2.3.4\0", "unexpected character \"\\0\" at position 7 in \"1.2.3.4\\0\"", 7),
             ("é.1.2.3", "unexpected character \"é\" at position 0 in \"é.1.2.3\"", 0),
             ("1.2.3.4\r\n", "unexpected character \"\\r\\n\" at position 7 in \"1.2.3.4\\r\\n\"", 7),
@@ -64,7 +75,10 @@ struct AddressErrorTests {
             ("1.2.3.4x", "unexpected character \"x\" at position 7 in \"1.2.3.4x\"", 7),
             (" 1", "unexpected character \" \" at position 0 in \" 1\"", 0),
             ("1.2.3.4\0", "unexpected character \"\\0\" at position 7 in \"1.2.3.4\\0\"", 7),
-            ("99999999999999999999999999999999999999", "part 1 is 999999999999999999999999… (above 4294967295) in \"99999999999999999999999999999999999999\"", 0),
+            (
+                "99999999999999999999999999999999999999",
+                "part 1 is 999999999999999999999999… (above 4294967295) in \"99999999999999999999999999999999999999\"", 0
+            ),
         ] as [Case])
     func legacyIPv4(expected: Case) {
         Self.check(expected) { text throws(AddressParseError) in _ = try IPv4Address.parseLegacy(text) }
@@ -83,8 +97,15 @@ struct AddressErrorTests {
             ("1:2:3:4:5:6:7:8:9", "too many groups (more than 8, at position 16) in \"1:2:3:4:5:6:7:8:9\"", 16),
             ("1:2:3:4:5:6:7", "too few groups (7 of 8) and no \"::\" to stand for the rest in \"1:2:3:4:5:6:7\"", nil),
             ("12345::", "group 1 has more than 4 hex digits (\"12345\" at position 0) in \"12345::\"", 0),
-            ("::1:2:3:4:5:6:1.2.3.4", "\"::\" at position 0 stands for no group: the address already has 8 in \"::1:2:3:4:5:6:1.2.3.4\"", 0),
-            ("1:2:3:4:5:6:7:1.2.3.4", "too many groups before the embedded IPv4 address at position 14 (it takes the last 2 of 8 groups) in \"1:2:3:4:5:6:7:1.2.3.4\"", 14),
+            (
+                "::1:2:3:4:5:6:1.2.3.4", "\"::\" at position 0 stands for no group: the address already has 8 in \"::1:2:3:4:5:6:1.2.3.4\"",
+                0
+            ),
+            (
+                "1:2:3:4:5:6:7:1.2.3.4",
+                "too many groups before the embedded IPv4 address at position 14 (it takes the last 2 of 8 groups) in \"1:2:3:4:5:6:7:1.2.3.4\"",
+                14
+            ),
             ("1::2:3:4:5:6:7:8", "\"::\" at position 1 stands for no group: the address already has 8 in \"1::2:3:4:5:6:7:8\"", 1),
             ("::1.2.3", "too few octets (3 of 4) in \"::1.2.3\"", nil),
             ("::256.0.0.1", "octet 1 is 256 (above 255) in \"::256.0.0.1\"", 2),
@@ -92,9 +113,16 @@ struct AddressErrorTests {
             ("::1 ", "unexpected character \" \" at position 3 in \"::1 \"", 3),
             ("%eth0", "missing address before the zone \"%\" in \"%eth0\"", nil),
             ("fe80::1%", "zone is empty (nothing after the \"%\" at position 7) in \"fe80::1%\"", 7),
-            ("fe80::1%abcdefghijklmnop", "zone \"abcdefghijklmnop\" is longer than 15 bytes (16 bytes), the most an interface name can have in \"fe80::1%abcdefghijklmnop\"", 8),
+            (
+                "fe80::1%abcdefghijklmnop",
+                "zone \"abcdefghijklmnop\" is longer than 15 bytes (16 bytes), the most an interface name can have in \"fe80::1%abcdefghijklmnop\"",
+                8
+            ),
             ("fe80::1%4294967296", "zone index 4294967296 is above 4294967295 in \"fe80::1%4294967296\"", 8),
-            ("fe80::1%eth 0", "unexpected character \" \" in zone at position 11 (a zone is an interface name or index) in \"fe80::1%eth 0\"", 11),
+            (
+                "fe80::1%eth 0",
+                "unexpected character \" \" in zone at position 11 (a zone is an interface name or index) in \"fe80::1%eth 0\"", 11
+            ),
             ("fe80::1%.", "zone \".\" is not a valid interface name in \"fe80::1%.\"", 8),
             ("::ffff:1.2.3.4x", "unexpected character \"x\" at position 14 in \"::ffff:1.2.3.4x\"", 14),
             ("::1.2.3.4.5", "too many octets (more than 4; a fifth starts at position 10) in \"::1.2.3.4.5\"", 10),
@@ -120,11 +148,17 @@ struct AddressErrorTests {
             ("[::1]80", "expected \":\" after \"]\" but found \"8\" at position 5 in \"[::1]80\"", 5),
             ("[::1", "missing \"]\" to close the \"[\" at position 0 in \"[::1\"", 0),
             ("[]:80", "missing address between \"[\" and \"]\" at position 0 in \"[]:80\"", 0),
-            ("[1.2.3.4]:80", "brackets at position 0 are only for IPv6 addresses; write an IPv4 address as \"1.2.3.4:80\" in \"[1.2.3.4]:80\"", 0),
+            (
+                "[1.2.3.4]:80",
+                "brackets at position 0 are only for IPv6 addresses; write an IPv4 address as \"1.2.3.4:80\" in \"[1.2.3.4]:80\"", 0
+            ),
             ("1.2.3.4:80:90", "unexpected character \":\" in port at position 10 (a port is decimal digits only) in \"1.2.3.4:80:90\"", 10),
             ("[fe80::1%]:80", "zone is empty (nothing after the \"%\" at position 8) in \"[fe80::1%]:80\"", 8),
             ("10.0.0.256:80", "octet 4 is 256 (above 255) in \"10.0.0.256:80\"", 7),
-            ("[::1]:99999999999999999999999999999999999", "port 999999999999999999999999… is above 65535 in \"[::1]:99999999999999999999999999999999999\"", 6),
+            (
+                "[::1]:99999999999999999999999999999999999",
+                "port 999999999999999999999999… is above 65535 in \"[::1]:99999999999999999999999999999999999\"", 6
+            ),
             ("[::g]:80", "unexpected character \"g\" at position 3 in \"[::g]:80\"", 3),
             ("1.2.3.4:8a", "unexpected character \"a\" in port at position 9 (a port is decimal digits only) in \"1.2.3.4:8a\"", 9),
         ] as [Case])
@@ -135,7 +169,11 @@ struct AddressErrorTests {
     @Test(
         "either family, strict",
         arguments: [
-            ("1.2.3.4:80", "unexpected character \":\" at position 7 after the address (a port is not part of an address; parse \"address:port\" as a SocketAddress) in \"1.2.3.4:80\"", 7),
+            (
+                "1.2.3.4:80",
+                "unexpected character \":\" at position 7 after the address (a port is not part of an address; parse \"address:port\" as a SocketAddress) in \"1.2.3.4:80\"",
+                7
+            ),
             ("abc", "unexpected character \"a\" at position 0 in \"abc\"", 0),
             ("1.2.3", "too few octets (3 of 4) in \"1.2.3\"", nil),
             ("::g", "unexpected character \"g\" at position 2 in \"::g\"", 2),
@@ -208,7 +246,12 @@ struct AddressErrorTests {
         Self.check(("::🙂", "unexpected character \"🙂\" at position 2 in \"::🙂\"", 2)) {
             text throws(AddressParseError) in _ = try IPv6Address(parsing: text)
         }
-        Self.check(("[fe80::1%é]:8x", "unexpected character \"x\" in port at position 13 (a port is decimal digits only) in \"[fe80::1%é]:8x\"", 13)) {
+        Self.check(
+            (
+                "[fe80::1%é]:8x", "unexpected character \"x\" in port at position 13 (a port is decimal digits only) in \"[fe80::1%é]:8x\"",
+                13
+            )
+        ) {
             text throws(AddressParseError) in _ = try SocketAddress(parsing: text)
         }
     }

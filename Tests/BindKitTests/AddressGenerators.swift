@@ -245,7 +245,9 @@ func ipv6Built(_ rng: inout RNG) -> String {
     }
     var tail = ""
     if chance(20, &rng) {
-        tail = chance(75, &rng) ? IPv4Address(rawValue: UInt32.random(in: 0...UInt32.max, using: &rng)).description
+        tail =
+            chance(75, &rng)
+            ? IPv4Address(rawValue: UInt32.random(in: 0...UInt32.max, using: &rng)).description
             : ipv4Like(&rng)
         if !groups.isEmpty && chance(70, &rng) { groups.removeLast() }
     }

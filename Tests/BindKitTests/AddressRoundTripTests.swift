@@ -1,8 +1,8 @@
 import BindKit
+import BindTestSupport
 import Foundation
 import PropertyBased
 import Testing
-import BindTestSupport
 
 /// parse(format(a)) == a, for every type, through text and through JSON; and no input,
 /// however odd, makes a parser trap.

@@ -1,6 +1,6 @@
 import BindKit
-import Testing
 import BindTestSupport
+import Testing
 
 /// Tables of cases: parsing, formatting and classification.
 @Suite("Address tables", .checksLeaks)

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import Testing
 import BindKit
 import BindTestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Every name of the table next to the constant the C library gives it.
 private let glibcConstants: [(String, Int32)] = [

@@ -1,9 +1,9 @@
 import BindKit
+import BindTestSupport
 import CBindShim
 import Foundation
 import SystemPackage
 import Testing
-import BindTestSupport
 
 @Suite("Socket on loopback", .checksLeaks)
 struct SocketTests {
@@ -87,28 +87,44 @@ struct SocketTests {
     @Test func everyOptionSetThenGet() throws {
         let s = try Socket(family: .inet6, transport: .tcp)
         for v in [true, false] {
-            try s.setReuseAddress(v); #expect(try s.reuseAddress() == v)
-            try s.setReusePort(v); #expect(try s.reusePort() == v)
-            try s.setV6Only(v); #expect(try s.v6Only() == v)
-            try s.setFreebind(v); #expect(try s.freebind() == v)
-            try s.setKeepAlive(v); #expect(try s.keepAlive() == v)
-            try s.setNonBlocking(v); #expect(try s.isNonBlocking() == v)
+            try s.setReuseAddress(v)
+            #expect(try s.reuseAddress() == v)
+            try s.setReusePort(v)
+            #expect(try s.reusePort() == v)
+            try s.setV6Only(v)
+            #expect(try s.v6Only() == v)
+            try s.setFreebind(v)
+            #expect(try s.freebind() == v)
+            try s.setKeepAlive(v)
+            #expect(try s.keepAlive() == v)
+            try s.setNonBlocking(v)
+            #expect(try s.isNonBlocking() == v)
         }
         if geteuid() == 0 {
-            try s.setTransparent(true); #expect(try s.transparent())
-            try s.setTransparent(false); #expect(try !s.transparent())
-            try s.setBindToDevice("lo"); #expect(try s.bindToDevice() == "lo")
-            try s.setBindToDevice(nil); #expect(try s.bindToDevice() == nil)
+            try s.setTransparent(true)
+            #expect(try s.transparent())
+            try s.setTransparent(false)
+            #expect(try !s.transparent())
+            try s.setBindToDevice("lo")
+            #expect(try s.bindToDevice() == "lo")
+            try s.setBindToDevice(nil)
+            #expect(try s.bindToDevice() == nil)
         }
         try s.setLocalPortRange((40000, 40010))
         let r = try s.localPortRange()
         #expect(r?.low == 40000 && r?.high == 40010)
-        try s.setLocalPortRange(nil); #expect(try s.localPortRange() == nil)
-        try s.setReceiveBufferSize(65536); #expect(try s.receiveBufferSize() >= 65536)  // the kernel doubles it
-        try s.setSendBufferSize(65536); #expect(try s.sendBufferSize() >= 65536)
-        try s.setReceiveTimeout(.milliseconds(1500)); #expect(try s.receiveTimeout() == .milliseconds(1500))
-        try s.setSendTimeout(.milliseconds(20)); #expect(try s.sendTimeout() == .milliseconds(20))  // the kernel keeps jiffies: use a multiple of 10 ms
-        try s.setReceiveTimeout(nil); #expect(try s.receiveTimeout() == nil)
+        try s.setLocalPortRange(nil)
+        #expect(try s.localPortRange() == nil)
+        try s.setReceiveBufferSize(65536)
+        #expect(try s.receiveBufferSize() >= 65536)  // the kernel doubles it
+        try s.setSendBufferSize(65536)
+        #expect(try s.sendBufferSize() >= 65536)
+        try s.setReceiveTimeout(.milliseconds(1500))
+        #expect(try s.receiveTimeout() == .milliseconds(1500))
+        try s.setSendTimeout(.milliseconds(20))
+        #expect(try s.sendTimeout() == .milliseconds(20))  // the kernel keeps jiffies: use a multiple of 10 ms
+        try s.setReceiveTimeout(nil)
+        #expect(try s.receiveTimeout() == nil)
 
         let v4 = try Socket(family: .inet, transport: .udp)
         let e = #expect(throws: SocketError.self) { try v4.setV6Only(true) }

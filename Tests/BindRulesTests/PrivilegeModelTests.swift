@@ -1,8 +1,8 @@
 import BindKit
 import BindRules
+import BindTestSupport
 import Foundation
 import Testing
-import BindTestSupport
 
 // The privileged-port model without a kernel: execve()'s capability rules (capabilities(7),
 // security/commoncap.c) as a table, the user-namespace rule, and the fixes. The kernel
@@ -11,15 +11,19 @@ import BindTestSupport
 private let nbs: Set<Capability> = [.netBindService]
 private let all = Set(Capability.allCases)
 
-private func user(_ uid: UInt32 = 1000, caps: CapabilitySets = CapabilitySets(bounding: all), noNewPrivileges: Bool = false,
-                  secureNoRoot: Bool = false, binary: BinaryFacts? = nil, owner: NetworkNamespaceOwner = .own,
-                  start: Int = 1024) -> PrivilegeFacts {
+private func user(
+    _ uid: UInt32 = 1000, caps: CapabilitySets = CapabilitySets(bounding: all), noNewPrivileges: Bool = false,
+    secureNoRoot: Bool = false, binary: BinaryFacts? = nil, owner: NetworkNamespaceOwner = .own,
+    start: Int = 1024
+) -> PrivilegeFacts {
     var c = caps
     if c.bounding.isEmpty { c.bounding = all }
-    return PrivilegeFacts(subject: "uid \(uid)", userName: uid == 0 ? "root" : "svc", uid: uid, gid: uid, capabilities: c,
-                          noNewPrivileges: noNewPrivileges, secureNoRoot: secureNoRoot, unprivilegedPortStart: start,
-                          userNamespace: UserNamespaceFacts(isInitial: owner == .own, networkNamespaceOwner: owner, childOwnerUID: owner == .descendant ? 1000 : nil),
-                          binary: binary)
+    return PrivilegeFacts(
+        subject: "uid \(uid)", userName: uid == 0 ? "root" : "svc", uid: uid, gid: uid, capabilities: c,
+        noNewPrivileges: noNewPrivileges, secureNoRoot: secureNoRoot, unprivilegedPortStart: start,
+        userNamespace: UserNamespaceFacts(
+            isInitial: owner == .own, networkNamespaceOwner: owner, childOwnerUID: owner == .descendant ? 1000 : nil),
+        binary: binary)
 }
 
 private func file(_ caps: FileCapabilities? = nil, mode: UInt32 = 0o755, owner: UInt32 = 0, nosuid: Bool = false) -> BinaryFacts {
@@ -44,36 +48,53 @@ struct ExecCase: Sendable, CustomTestStringConvertible {
 struct PrivilegeModelTests {
     static let execCases: [ExecCase] = [
         ExecCase(name: "plain program, no capabilities", facts: user(binary: file()), effective: false),
-        ExecCase(name: "ambient survives exec of a plain program",
-                 facts: user(caps: CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs, ambient: nbs), binary: file()), effective: true),
-        ExecCase(name: "permitted + inheritable without ambient: dropped by exec",
-                 facts: user(caps: CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs), binary: file()), effective: false),
+        ExecCase(
+            name: "ambient survives exec of a plain program",
+            facts: user(caps: CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs, ambient: nbs), binary: file()),
+            effective: true),
+        ExecCase(
+            name: "permitted + inheritable without ambient: dropped by exec",
+            facts: user(caps: CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs), binary: file()), effective: false),
         ExecCase(name: "file =ep", facts: user(binary: file(ep)), effective: true),
         ExecCase(name: "file =p: permitted, not effective", facts: user(binary: file(p)), effective: false),
-        ExecCase(name: "file =ei with the process's inheritable", facts: user(caps: CapabilitySets(inheritable: nbs), binary: file(ei)), effective: true),
+        ExecCase(
+            name: "file =ei with the process's inheritable", facts: user(caps: CapabilitySets(inheritable: nbs), binary: file(ei)),
+            effective: true),
         ExecCase(name: "file =ei without it", facts: user(binary: file(ei)), effective: false),
         ExecCase(name: "file =ep, no_new_privs", facts: user(noNewPrivileges: true, binary: file(ep)), effective: false),
         ExecCase(name: "file =ep on a nosuid mount", facts: user(binary: file(ep, nosuid: true)), effective: false),
-        ExecCase(name: "file =ep, bounding set without it: execve() fails",
-                 facts: user(caps: CapabilitySets(bounding: all.subtracting(nbs)), binary: file(ep)), effective: false, execErrno: "EPERM"),
-        ExecCase(name: "file =p, bounding set without it: runs without it",
-                 facts: user(caps: CapabilitySets(bounding: all.subtracting(nbs)), binary: file(p)), effective: false),
+        ExecCase(
+            name: "file =ep, bounding set without it: execve() fails",
+            facts: user(caps: CapabilitySets(bounding: all.subtracting(nbs)), binary: file(ep)), effective: false, execErrno: "EPERM"),
+        ExecCase(
+            name: "file =p, bounding set without it: runs without it",
+            facts: user(caps: CapabilitySets(bounding: all.subtracting(nbs)), binary: file(p)), effective: false),
         ExecCase(name: "set-user-ID root", facts: user(binary: file(mode: 0o4755)), effective: true),
         ExecCase(name: "set-user-ID root, no_new_privs", facts: user(noNewPrivileges: true, binary: file(mode: 0o4755)), effective: false),
         ExecCase(name: "set-user-ID root, nosuid mount", facts: user(binary: file(mode: 0o4755, nosuid: true)), effective: false),
         ExecCase(name: "set-user-ID root, SECBIT_NOROOT", facts: user(secureNoRoot: true, binary: file(mode: 0o4755)), effective: false),
-        ExecCase(name: "set-user-ID root with file =p: the file capabilities alone decide", facts: user(binary: file(p, mode: 0o4755)), effective: false),
+        ExecCase(
+            name: "set-user-ID root with file =p: the file capabilities alone decide", facts: user(binary: file(p, mode: 0o4755)),
+            effective: false),
         ExecCase(name: "set-user-ID to another user", facts: user(binary: file(mode: 0o4755, owner: 33)), effective: false),
-        ExecCase(name: "ambient, then a file with capabilities: ambient cleared",
-                 facts: user(caps: CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs, ambient: nbs),
-                             binary: file(FileCapabilities(permitted: [.netRaw], effective: true))), effective: false),
-        ExecCase(name: "ambient survives no_new_privs",
-                 facts: user(caps: CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs, ambient: nbs), noNewPrivileges: true, binary: file()),
-                 effective: true),
+        ExecCase(
+            name: "ambient, then a file with capabilities: ambient cleared",
+            facts: user(
+                caps: CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs, ambient: nbs),
+                binary: file(FileCapabilities(permitted: [.netRaw], effective: true))), effective: false),
+        ExecCase(
+            name: "ambient survives no_new_privs",
+            facts: user(
+                caps: CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs, ambient: nbs), noNewPrivileges: true, binary: file()),
+            effective: true),
         ExecCase(name: "root execs anything", facts: user(0, caps: rootCaps, binary: file()), effective: true),
-        ExecCase(name: "root with SECBIT_NOROOT execs a plain program", facts: user(0, caps: rootCaps, secureNoRoot: true, binary: file()), effective: false),
-        ExecCase(name: "root whose bounding set lacks it",
-                 facts: user(0, caps: CapabilitySets(effective: all, permitted: all, bounding: all.subtracting(nbs)), binary: file()), effective: false),
+        ExecCase(
+            name: "root with SECBIT_NOROOT execs a plain program", facts: user(0, caps: rootCaps, secureNoRoot: true, binary: file()),
+            effective: false),
+        ExecCase(
+            name: "root whose bounding set lacks it",
+            facts: user(0, caps: CapabilitySets(effective: all, permitted: all, bounding: all.subtracting(nbs)), binary: file()),
+            effective: false),
         ExecCase(name: "a file without an execute bit", facts: user(binary: file(ep, mode: 0o644)), effective: false, execErrno: "EACCES"),
     ]
 
@@ -93,8 +114,10 @@ struct PrivilegeModelTests {
 
     @Test("the port: 0 and ports from ip_unprivileged_port_start up need nothing")
     func ports() {
-        for (start, port, allowed) in [(1024, 0, true), (1024, 1, false), (1024, 1023, false), (1024, 1024, true), (0, 1, true),
-                                       (80, 79, false), (80, 80, true), (65535, 65534, false), (65535, 65535, true)] {
+        for (start, port, allowed) in [
+            (1024, 0, true), (1024, 1, false), (1024, 1023, false), (1024, 1024, true), (0, 1, true),
+            (80, 79, false), (80, 80, true), (65535, 65534, false), (65535, 65535, true),
+        ] {
             let v = PrivilegeModel.verdict(user(start: start), port: UInt16(port))
             #expect(v.allowed == allowed, "start \(start) port \(port)")
             #expect(v.requiresCapability == !allowed)
@@ -136,7 +159,8 @@ struct PrivilegeModelTests {
 
     @Test("reasons say why: uid 0 is not enough; permitted is not effective")
     func reasons() {
-        let dropped = PrivilegeModel.verdict(user(0, caps: CapabilitySets(effective: all.subtracting(nbs), permitted: all.subtracting(nbs), bounding: all)), port: 80)
+        let dropped = PrivilegeModel.verdict(
+            user(0, caps: CapabilitySets(effective: all.subtracting(nbs), permitted: all.subtracting(nbs), bounding: all)), port: 80)
         #expect(!dropped.allowed && dropped.reasons.contains { $0.hasPrefix("uid 0 is not enough") })
         let lazy = PrivilegeModel.verdict(user(binary: file(p)), port: 80)
         #expect(lazy.reasons.contains { $0.hasPrefix("CAP_NET_BIND_SERVICE is permitted but not effective") })
@@ -145,7 +169,8 @@ struct PrivilegeModelTests {
 
     @Test("the facts round-trip through JSON")
     func codable() throws {
-        let facts = user(caps: CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs, ambient: nbs), binary: file(ep, mode: 0o4755))
+        let facts = user(
+            caps: CapabilitySets(effective: nbs, permitted: nbs, inheritable: nbs, ambient: nbs), binary: file(ep, mode: 0o4755))
         let data = try JSONEncoder().encode(facts)
         #expect(try JSONDecoder().decode(PrivilegeFacts.self, from: data) == facts)
         let text = String(decoding: data, as: UTF8.self)

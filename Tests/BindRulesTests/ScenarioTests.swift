@@ -1,7 +1,7 @@
 import BindKit
 import BindRules
-import Testing
 import BindTestSupport
+import Testing
 
 @Suite(.checksLeaks) struct ScenarioTypesTests {
     static let everyOption: [SocketOptionSetting] = [
@@ -10,7 +10,10 @@ import BindTestSupport
     ]
 
     @Test func optionKeysFollowTheOrderOfTheContract() {
-        #expect(SocketOptionSetting.orderedKeys == ["uid", "caps", "reuseaddr", "reuseport", "v6only", "freebind", "transparent", "device", "local_port_range"])
+        #expect(
+            SocketOptionSetting.orderedKeys == [
+                "uid", "caps", "reuseaddr", "reuseport", "v6only", "freebind", "transparent", "device", "local_port_range",
+            ])
         #expect(Self.everyOption.map(\.key) == SocketOptionSetting.orderedKeys)
         #expect(Self.everyOption.map(\.order) == Array(0..<9))
     }

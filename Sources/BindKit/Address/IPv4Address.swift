@@ -37,8 +37,10 @@ public struct IPv4Address: Hashable, Sendable, Comparable, Codable, CustomString
 
     /// The four bytes in network order.
     public var bytes: [UInt8] {
-        [UInt8(truncatingIfNeeded: rawValue >> 24), UInt8(truncatingIfNeeded: rawValue >> 16),
-         UInt8(truncatingIfNeeded: rawValue >> 8), UInt8(truncatingIfNeeded: rawValue)]
+        [
+            UInt8(truncatingIfNeeded: rawValue >> 24), UInt8(truncatingIfNeeded: rawValue >> 16),
+            UInt8(truncatingIfNeeded: rawValue >> 8), UInt8(truncatingIfNeeded: rawValue),
+        ]
     }
 
     /// Parses the strict dotted quad: exactly what glibc `inet_pton(AF_INET, …)` accepts.

@@ -160,11 +160,18 @@ struct JSONParser {
         case UInt8(ascii: "["): return try parseArray()
         case UInt8(ascii: "\""): return .string(try parseString())
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
-        case UInt8(ascii: "t"): try parseLiteral("true"); return .bool(true)
-        case UInt8(ascii: "f"): try parseLiteral("false"); return .bool(false)
-        case UInt8(ascii: "n"): try parseLiteral("null"); return .null
+        case UInt8(ascii: "t"):
+            try parseLiteral("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try parseLiteral("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try parseLiteral("null")
+            return .null
         default:
-            throw error(.syntax, at: index, "expected a value (object, array, string, number, true, false or null), got \(found(at: index))")
+            throw error(
+                .syntax, at: index, "expected a value (object, array, string, number, true, false or null), got \(found(at: index))")
         }
     }
 
@@ -172,14 +179,16 @@ struct JSONParser {
         let start = index
         for expected in word.utf8 {
             guard index < bytes.count, bytes[index] == expected else {
-                throw error(.syntax, at: start, "expected a value (object, array, string, number, true, false or null), got \(found(at: start))")
+                throw error(
+                    .syntax, at: start, "expected a value (object, array, string, number, true, false or null), got \(found(at: start))")
             }
             index += 1
         }
         // `truex` or `nullnull` are not literals followed by garbage that a later check
         // would catch with a worse message: say it here.
         if index < bytes.count, isIdentifierByte(bytes[index]) {
-            throw error(.syntax, at: start, "expected a value (object, array, string, number, true, false or null), got \(found(at: start))")
+            throw error(
+                .syntax, at: start, "expected a value (object, array, string, number, true, false or null), got \(found(at: start))")
         }
     }
 
@@ -246,7 +255,9 @@ struct JSONParser {
             let keyBytes = Array(key.utf8)
             if let first = seen[keyBytes] {
                 let (line, column) = position(of: first)
-                throw error(.duplicateKey, at: keyOffset, "duplicate key \"\(escapedForMessage(key))\" in an object (first at line \(line), column \(column))")
+                throw error(
+                    .duplicateKey, at: keyOffset,
+                    "duplicate key \"\(escapedForMessage(key))\" in an object (first at line \(line), column \(column))")
             }
             seen[keyBytes] = keyOffset
             skipWhitespace()
@@ -284,7 +295,8 @@ struct JSONParser {
         while true {
             guard index < bytes.count else {
                 let (line, column) = position(of: start)
-                throw error(.syntax, at: index, "expected '\"' to close the string that starts at line \(line), column \(column), got end of input")
+                throw error(
+                    .syntax, at: index, "expected '\"' to close the string that starts at line \(line), column \(column), got end of input")
             }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
@@ -334,12 +346,17 @@ struct JSONParser {
             case 0xD800...0xDBFF:
                 let lowStart = index
                 guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
-                    throw error(.syntax, at: start, "unpaired high surrogate \\u\(hexString(unit, width: 4)): expected a low surrogate \\uDC00…\\uDFFF right after it")
+                    throw error(
+                        .syntax, at: start,
+                        "unpaired high surrogate \\u\(hexString(unit, width: 4)): expected a low surrogate \\uDC00…\\uDFFF right after it")
                 }
                 index += 2
                 let low = try parseHex4(escapeAt: lowStart)
                 guard (0xDC00...0xDFFF).contains(low) else {
-                    throw error(.syntax, at: start, "unpaired high surrogate \\u\(hexString(unit, width: 4)): expected a low surrogate \\uDC00…\\uDFFF right after it, got \\u\(hexString(low, width: 4))")
+                    throw error(
+                        .syntax, at: start,
+                        "unpaired high surrogate \\u\(hexString(unit, width: 4)): expected a low surrogate \\uDC00…\\uDFFF right after it, got \\u\(hexString(low, width: 4))"
+                    )
                 }
                 let value = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
                 guard let scalar = Unicode.Scalar(value) else {
@@ -347,7 +364,9 @@ struct JSONParser {
                 }
                 return scalar
             case 0xDC00...0xDFFF:
-                throw error(.syntax, at: start, "unpaired low surrogate \\u\(hexString(unit, width: 4)): it must follow a high surrogate \\uD800…\\uDBFF")
+                throw error(
+                    .syntax, at: start,
+                    "unpaired low surrogate \\u\(hexString(unit, width: 4)): it must follow a high surrogate \\uD800…\\uDBFF")
             default:
                 guard let scalar = Unicode.Scalar(UInt32(unit)) else {
                     throw error(.syntax, at: start, "invalid \\u escape")
@@ -355,7 +374,9 @@ struct JSONParser {
                 return scalar
             }
         default:
-            throw error(.syntax, at: start, "invalid escape '\\\(describeChar(at: index - 1))': expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX")
+            throw error(
+                .syntax, at: start,
+                "invalid escape '\\\(describeChar(at: index - 1))': expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX")
         }
     }
 
@@ -509,12 +530,20 @@ struct JSONParser {
             var upper: UInt8 = 0xBF
             switch b0 {
             case 0xC2...0xDF: length = 2
-            case 0xE0: length = 3; lower = 0xA0
+            case 0xE0:
+                length = 3
+                lower = 0xA0
             case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED: length = 3; upper = 0x9F
-            case 0xF0: length = 4; lower = 0x90
+            case 0xED:
+                length = 3
+                upper = 0x9F
+            case 0xF0:
+                length = 4
+                lower = 0x90
             case 0xF1...0xF3: length = 4
-            case 0xF4: length = 4; upper = 0x8F
+            case 0xF4:
+                length = 4
+                upper = 0x8F
             default: return i
             }
             guard i + 1 < n, bytes[i + 1] >= lower, bytes[i + 1] <= upper else { return i }
@@ -564,9 +593,15 @@ enum JSONSerializer {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
         case .number(let literal): out += literal
-        case .string(let s): out += "\""; out += escape(s); out += "\""
+        case .string(let s):
+            out += "\""
+            out += escape(s)
+            out += "\""
         case .array(let elements):
-            if elements.isEmpty { out += "[]"; return }
+            if elements.isEmpty {
+                out += "[]"
+                return
+            }
             out += "["
             for (i, element) in elements.enumerated() {
                 if i > 0 { out += spaced ? ", " : "," }
@@ -574,11 +609,16 @@ enum JSONSerializer {
             }
             out += "]"
         case .object(let members):
-            if members.isEmpty { out += "{}"; return }
+            if members.isEmpty {
+                out += "{}"
+                return
+            }
             out += spaced ? "{ " : "{"
             for (i, member) in members.enumerated() {
                 if i > 0 { out += spaced ? ", " : "," }
-                out += "\""; out += escape(member.key); out += spaced ? "\": " : "\":"
+                out += "\""
+                out += escape(member.key)
+                out += spaced ? "\": " : "\":"
                 writeCompact(member.value, into: &out, spaced: spaced)
             }
             out += spaced ? " }" : "}"

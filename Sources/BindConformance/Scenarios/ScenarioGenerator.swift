@@ -57,13 +57,17 @@ public struct ScenarioGenerator: Sendable {
         var pending: [Step] = []  // listen/close/setsockopt steps to interleave later
         if timewait && Int.random(in: 0..<3, using: &rng) == 0 {
             let ip = Self.randomAddress(family: Bool.random(using: &rng) ? .inet : .inet6, using: &rng, unicastOnly: true)
-            steps.append(Step(id: "t", action: .timewait(AddressSpec(ip: ip, port: .number(sharedPort)), reuseaddr: Bool.random(using: &rng))))
+            steps.append(
+                Step(id: "t", action: .timewait(AddressSpec(ip: ip, port: .number(sharedPort)), reuseaddr: Bool.random(using: &rng))))
             bound.append("t")
         }
         for id in ids {
             let family: AddressFamily = Bool.random(using: &rng) ? .inet : .inet6
             let transport: Transport = Int.random(in: 0..<3, using: &rng) == 0 ? .udp : .tcp
-            steps.append(Step(id: id, action: .socket(family: family, transport: transport, options: Self.randomOptions(family: family, using: &rng))))
+            steps.append(
+                Step(
+                    id: id, action: .socket(family: family, transport: transport, options: Self.randomOptions(family: family, using: &rng)))
+            )
             var addressFamily = family
             if Int.random(in: 0..<12, using: &rng) == 0 { addressFamily = family == .inet ? .inet6 : .inet }
             let ip = Self.randomAddress(family: addressFamily, using: &rng, unicastOnly: false)
@@ -79,7 +83,9 @@ public struct ScenarioGenerator: Sendable {
             // Flush some pending steps of earlier sockets between binds.
             while !pending.isEmpty && Bool.random(using: &rng) { steps.append(pending.removeFirst()) }
             if transport == .tcp && Int.random(in: 0..<2, using: &rng) == 0 { pending.append(Step(id: id, action: .listen(backlog: 128))) }
-            if Int.random(in: 0..<10, using: &rng) == 0 { pending.append(Step(id: id, action: .setsockopt(Self.randomSetting(family: family, using: &rng)))) }
+            if Int.random(in: 0..<10, using: &rng) == 0 {
+                pending.append(Step(id: id, action: .setsockopt(Self.randomSetting(family: family, using: &rng))))
+            }
             if Int.random(in: 0..<8, using: &rng) == 0 { pending.append(Step(id: id, action: .close)) }
         }
         steps += pending
@@ -96,7 +102,14 @@ public struct ScenarioGenerator: Sendable {
 
     static func randomAddress(family: AddressFamily, using rng: inout some RandomNumberGenerator, unicastOnly: Bool) -> IPAddress {
         var pool = family == .inet ? ipv4Pool : ipv6Pool
-        if unicastOnly { pool = pool.filter { !["224.0.0.1", "255.255.255.255", "192.0.2.255", "ff02::1%bk0", "ff0e::1", "192.0.2.2", "198.51.100.7", "2001:db8::2", "fe80::1", "fe80::1%lo", "::ffff:198.51.100.7"].contains($0) } }
+        if unicastOnly {
+            pool = pool.filter {
+                ![
+                    "224.0.0.1", "255.255.255.255", "192.0.2.255", "ff02::1%bk0", "ff0e::1", "192.0.2.2", "198.51.100.7", "2001:db8::2",
+                    "fe80::1", "fe80::1%lo", "::ffff:198.51.100.7",
+                ].contains($0)
+            }
+        }
         let text = pool[Int.random(in: 0..<pool.count, using: &rng)]
         return (try? IPAddress(parsing: text)) ?? .v4(.loopback)
     }

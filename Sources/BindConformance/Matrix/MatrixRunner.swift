@@ -86,7 +86,8 @@ public enum MatrixRunner {
                             r.port = port
                             results.set(i, r)
                             let d = counters.done.wrappingAdd(1, ordering: .relaxed).newValue
-                            let b = r.agrees ? counters.bad.load(ordering: .relaxed) : counters.bad.wrappingAdd(1, ordering: .relaxed).newValue
+                            let b =
+                                r.agrees ? counters.bad.load(ordering: .relaxed) : counters.bad.wrappingAdd(1, ordering: .relaxed).newValue
                             progress?(d, b)
                         }
                     }
@@ -116,10 +117,13 @@ public enum MatrixRunner {
         var bad = 0
         for (n, cell) in cells.enumerated() {
             var why: String?
-            if !cell.sysctls.isEmpty { why = "changes a sysctl: needs a private namespace" }
-            else if cell.group == .privilege || cell.sameOwner == false { why = "changes credentials: needs root" }
-            else if cell.state == .timeWait { why = "would leave a TIME_WAIT entry on the host" }
-            else if !hostAddresses.contains(cell.first.address) || !(cell.second.map { hostAddresses.contains($0.address) } ?? true) {
+            if !cell.sysctls.isEmpty {
+                why = "changes a sysctl: needs a private namespace"
+            } else if cell.group == .privilege || cell.sameOwner == false {
+                why = "changes credentials: needs root"
+            } else if cell.state == .timeWait {
+                why = "would leave a TIME_WAIT entry on the host"
+            } else if !hostAddresses.contains(cell.first.address) || !(cell.second.map { hostAddresses.contains($0.address) } ?? true) {
                 why = "uses an address of the fixture: needs a private namespace"
             }
             if let why {
@@ -137,7 +141,8 @@ public enum MatrixRunner {
             progress?(n + 1, bad)
         }
         let d = ContinuousClock.now - start
-        return Summary(records: records, seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18, mode: "host", facts: facts)
+        return Summary(
+            records: records, seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18, mode: "host", facts: facts)
     }
 
     /// A port free for TCP and UDP on every address right now (the kernel's pick for TCP, checked for UDP).
@@ -157,7 +162,9 @@ enum CellRun {
 
     /// Both sides of one cell. The model's words (`reason`) are built only with `explain`, or when
     /// the sides disagree; `MatrixRunner.explain` adds them to records later.
-    static func run(_ cell: MatrixCell, port: UInt16, model: inout ModelSide, executor: KernelExecutor, explain: Bool = false) -> MatrixRecord {
+    static func run(_ cell: MatrixCell, port: UInt16, model: inout ModelSide, executor: KernelExecutor, explain: Bool = false)
+        -> MatrixRecord
+    {
         let steps = Matrix.steps(cell, port: port)
         // The model.
         let m = modelOutcome(cell, steps, side: &model, explain: explain)

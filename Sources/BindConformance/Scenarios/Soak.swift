@@ -20,8 +20,10 @@ public enum Soak {
     /// computes, so workers beyond the cores still pay). `progress` is called from any thread
     /// with the scenarios done and the disagreements so far. Throws `NamespaceError` when the
     /// kernel cannot be asked.
-    public static func run(count: Int, seed: UInt64, workers: Int = 1, generator: ScenarioGenerator = ScenarioGenerator(timewait: true),
-                           progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Result {
+    public static func run(
+        count: Int, seed: UInt64, workers: Int = 1, generator: ScenarioGenerator = ScenarioGenerator(timewait: true),
+        progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) throws -> Result {
         let start = ContinuousClock.now
         struct Shared {
             var result = Result(scenarios: 0, steps: 0, disagree: 0, seconds: 0)

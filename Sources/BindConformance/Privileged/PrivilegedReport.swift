@@ -77,7 +77,10 @@ public struct PrivilegeReport: Sendable, Encodable {
             var rows = [["ADDRESS", "TRANSPORT", "PREDICTED", "KERNEL", ""]]
             for t in tries {
                 let verdictWord = t.agrees.map { $0 ? "agrees" : "DIFFERS" } ?? ""
-                rows.append([t.address, t.transport, t.predicted, t.result, [verdictWord, t.note ?? ""].filter { !$0.isEmpty }.joined(separator: "; ")])
+                rows.append([
+                    t.address, t.transport, t.predicted, t.result,
+                    [verdictWord, t.note ?? ""].filter { !$0.isEmpty }.joined(separator: "; "),
+                ])
             }
             let widths = (0..<4).map { i in rows.map { $0[i].count }.max() ?? 0 }
             for r in rows {

@@ -37,7 +37,9 @@ public enum Fixture {
         try check(bk_veth_create(veth, peer), "veth \(veth)/\(peer)")
         let index = bk_if_nametoindex(veth)
         try check(index, "index of \(veth)")
-        try check(ipv4.bytes.withUnsafeBufferPointer { bk_addr_add(UInt32(index), AF_INET, $0.baseAddress, UInt8(ipv4Prefix), false) }, "192.0.2.1/24")
+        try check(
+            ipv4.bytes.withUnsafeBufferPointer { bk_addr_add(UInt32(index), AF_INET, $0.baseAddress, UInt8(ipv4Prefix), false) },
+            "192.0.2.1/24")
         for a in [ipv6, linkLocal] {
             try check(a.bytes.withUnsafeBufferPointer { bk_addr_add(UInt32(index), AF_INET6, $0.baseAddress, 64, true) }, "\(a)/64")
         }
@@ -83,8 +85,9 @@ public enum Fixture {
             let target = try? listener.localAddress,
             let client = try? Socket(family: ip.family, transport: .tcp)
         else { return false }
-        var linger: (onoff: Int32, seconds: Int32) = (1, 0)  // struct linger
-        _ = bk_setsockopt_raw(client.descriptor, 1 /* SOL_SOCKET */, 13 /* SO_LINGER */, &linger, socklen_t(MemoryLayout.size(ofValue: linger)))
+        var linger: (onoff: Int32, seconds: Int32) = (1, 0)  // struct linger, for SOL_SOCKET (1), SO_LINGER (13)
+        _ = bk_setsockopt_raw(
+            client.descriptor, 1, 13, &linger, socklen_t(MemoryLayout.size(ofValue: linger)))
         return (try? client.connect(to: target, timeout: .milliseconds(1))) != nil
     }
 
@@ -105,7 +108,8 @@ public func withPrivateNamespace<T: Sendable>(
         let r = bk_unshare_netns()
         if r < 0 {
             let name = ErrnoName.name(-r) ?? "errno \(-r)"
-            throw NamespaceError.notPermitted("unshare(CLONE_NEWNET) failed with \(name); run as root or with CAP_SYS_ADMIN and CAP_NET_ADMIN")
+            throw NamespaceError.notPermitted(
+                "unshare(CLONE_NEWNET) failed with \(name); run as root or with CAP_SYS_ADMIN and CAP_NET_ADMIN")
         }
         try Fixture.build()
         for (name, value) in sysctls {
@@ -128,10 +132,12 @@ func onJoinedThread<T>(_ body: @escaping () throws -> T) throws -> T {
     defer { pthread_attr_destroy(&attributes) }
     pthread_attr_setstacksize(&attributes, 8 << 20)
     var thread = pthread_t()
-    let r = pthread_create(&thread, &attributes, { context in
-        Unmanaged<ThreadStart>.fromOpaque(context!).takeRetainedValue().run()
-        return nil
-    }, context)
+    let r = pthread_create(
+        &thread, &attributes,
+        { context in
+            Unmanaged<ThreadStart>.fromOpaque(context!).takeRetainedValue().run()
+            return nil
+        }, context)
     if r != 0 {
         Unmanaged<ThreadStart>.fromOpaque(context).release()
         throw NamespaceError.setup("pthread_create: \(ErrnoName.name(r) ?? "errno \(r)")")

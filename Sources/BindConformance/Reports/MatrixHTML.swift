@@ -22,22 +22,22 @@ public enum MatrixHTML {
 
     // MARK: Data
 
-    /// What the page's script reads. Strings are indexes into `S` (-1: none).
+    /// What the page's script reads. Strings are indexes into `strings` (-1: none); the JSON keys are one letter.
     struct Embedded {
         /// Every string, once.
-        var S: [String] = []
+        var strings: [String] = []
         /// Outcome pairs: model, kernel, skipped-why, CSS classes of the square, 1 if they disagree.
-        var P: [[Int]] = []
-        var G: [GridData] = []
+        var pairs: [[Int]] = []
+        var grids: [GridData] = []
         /// The filters' first values: group, transport, state, options, owner, sysctls.
         var defaults: [Int] = []
 
         /// Compact JSON that can stand inside a script element (every `<` escaped).
         var json: String {
             var out = ""
-            out.reserveCapacity(S.reduce(0) { $0 + $1.utf8.count + 3 } + G.reduce(0) { $0 + $1.d.count * 4 } + 4096)
+            out.reserveCapacity(strings.reduce(0) { $0 + $1.utf8.count + 3 } + grids.reduce(0) { $0 + $1.d.count * 4 } + 4096)
             out += "{\"S\":["
-            for (i, s) in S.enumerated() {
+            for (i, s) in strings.enumerated() {
                 if i > 0 { out += "," }
                 out += "\""
                 let escaped = JSONSerializer.escape(s)
@@ -45,15 +45,18 @@ public enum MatrixHTML {
                 out += "\""
             }
             out += "],\"P\":["
-            for (i, p) in P.enumerated() {
+            for (i, p) in pairs.enumerated() {
                 if i > 0 { out += "," }
                 Self.write(p, into: &out)
             }
             out += "],\"G\":["
-            for (i, g) in G.enumerated() {
+            for (i, g) in grids.enumerated() {
                 if i > 0 { out += "," }
                 out += "{\"t\":\(g.t),\"c\":\(g.c)"
-                for (name, list) in [("f", g.f), ("n", g.n), ("rl", g.rl), ("rt", g.rt), ("cl", g.cl), ("ct", g.ct), ("rk", g.rk), ("ck", g.ck), ("d", g.d), ("ko", g.ko)] {
+                for (name, list) in [
+                    ("f", g.f), ("n", g.n), ("rl", g.rl), ("rt", g.rt), ("cl", g.cl), ("ct", g.ct), ("rk", g.rk), ("ck", g.ck), ("d", g.d),
+                    ("ko", g.ko),
+                ] {
                     out += ",\"\(name)\":"
                     Self.write(list, into: &out)
                 }
@@ -147,9 +150,9 @@ public enum MatrixHTML {
                 if let known = pairs[pk] {
                     p = known
                 } else {
-                    p = data.P.count
+                    p = data.pairs.count
                     pairs[pk] = p
-                    data.P.append([
+                    data.pairs.append([
                         strings.id(pk.model?.description), strings.id(pk.kernel?.description), strings.id(pk.skipped),
                         strings.id(pk.square.classes), pk.square.mismatch ? 1 : 0,
                     ])
@@ -160,7 +163,7 @@ public enum MatrixHTML {
                 d.append(p)
                 d.append(strings.id(reason))
             }
-            data.G.append(
+            data.grids.append(
                 GridData(
                     t: strings.id(g.title), c: strings.id(g.corner), f: facets.map { strings.id($0) },
                     n: [t.cells.count, agree, t.cells.count - agree - skipped, skipped],
@@ -169,7 +172,7 @@ public enum MatrixHTML {
                     rk: t.rowKeys.map { strings.id($0) }, ck: columnKeys, d: d, ko: overrides))
         }
         data.defaults = ["pair", nil, nil, "none / none", "same uid", "defaults"].map { s in s.flatMap { strings.index[$0] } ?? -1 }
-        data.S = strings.list
+        data.strings = strings.list
         return data
     }
 
@@ -208,12 +211,14 @@ public enum MatrixHTML {
             if bytes[k] == UInt8(ascii: ".") { dots += 1 }
             k -= 1
         }
-        return dots == 3 && k < colon - 1 && (k < 0 || !(isWord(bytes[k]) || bytes[k] == UInt8(ascii: ":") || bytes[k] == UInt8(ascii: ".")))
+        return dots == 3 && k < colon - 1
+            && (k < 0 || !(isWord(bytes[k]) || bytes[k] == UInt8(ascii: ":") || bytes[k] == UInt8(ascii: ".")))
     }
 
     static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
     static func isWord(_ b: UInt8) -> Bool {
-        isDigit(b) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z")) || b == UInt8(ascii: "_")
+        isDigit(b) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z"))
+            || b == UInt8(ascii: "_")
     }
 
     // MARK: Page
@@ -249,7 +254,9 @@ public enum MatrixHTML {
             ("inuse f1", "the first socket's setup failed (colour: the second's result)"),
             ("inuse x", "✗ model ≠ kernel (colour: the kernel's)"),
         ]
-        for (cls, text) in marks { swatches += #"<span class="key"><span class="q \#(cls)">\#(cls.hasSuffix(" x") ? "✗" : "")</span>\#(text)</span>"# }
+        for (cls, text) in marks {
+            swatches += #"<span class="key"><span class="q \#(cls)">\#(cls.hasSuffix(" x") ? "✗" : "")</span>\#(text)</span>"#
+        }
         return #"""
             <!DOCTYPE html>
             <html lang="en">

@@ -1,6 +1,6 @@
 import BindKit
-import Foundation
 import BindRules
+import Foundation
 
 /// What a person typed: an address, or an address with a port.
 public enum ParsedAddress: Sendable, Hashable {
@@ -10,7 +10,9 @@ public enum ParsedAddress: Sendable, Hashable {
     /// Parses `text` as a socket address when it has a port, else as an address. `legacy` also
     /// accepts what inet_aton accepts for IPv4.
     public init(parsing text: String, legacy: Bool = false) throws(AddressParseError) {
-        let looksLikeSocket = text.hasPrefix("[") || (text.contains(":") && !text.contains("::") && text.split(separator: ":", omittingEmptySubsequences: false).count == 2)
+        let looksLikeSocket =
+            text.hasPrefix("[")
+            || (text.contains(":") && !text.contains("::") && text.split(separator: ":", omittingEmptySubsequences: false).count == 2)
         if looksLikeSocket {
             if legacy, !text.hasPrefix("["), let colon = text.lastIndex(of: ":") {
                 let host = String(text[..<colon])
@@ -74,11 +76,16 @@ public struct AddressReport: Sendable, Codable {
             let creds = facts.credentials
             for transport in Transport.allCases {
                 let steps = [
-                    Step(id: "s", action: .socket(family: ip.family, transport: transport, options: [.uid(creds.effectiveUID), .caps(creds.capabilities.effective)])),
+                    Step(
+                        id: "s",
+                        action: .socket(
+                            family: ip.family, transport: transport,
+                            options: [.uid(creds.effectiveUID), .caps(creds.capabilities.effective)])),
                     Step(id: "s", action: .bind(AddressSpec(ip: ip, port: .number(parsed.port ?? 0)))),
                 ]
                 if let p = model.run(steps).last {
-                    predictions.append(TransportPrediction(transport: transport.rawValue, result: p.outcome.description, reason: p.reason.description))
+                    predictions.append(
+                        TransportPrediction(transport: transport.rawValue, result: p.outcome.description, reason: p.reason.description))
                 }
             }
         }
@@ -117,9 +124,12 @@ public struct AddressReport: Sendable, Codable {
         }
         switch ip {
         case .v4(let a) where a.isUnspecified:
-            m.append("every IPv4 address of this host, now and later: \(owners { if case .v4 = $0 { return true }; return false }.joined(separator: ", ")); other machines can connect through any of them")
+            let v4Owners = owners { $0.family == .inet }.joined(separator: ", ")
+            m.append("every IPv4 address of this host, now and later: \(v4Owners); other machines can connect through any of them")
         case .v6(let a) where a.isUnspecified:
-            m.append("every IPv6 address of this host; unless IPV6_V6ONLY is set (net.ipv6.bindv6only=\(facts.sysctls.bindv6only ? 1 : 0) here), every IPv4 address too: a dual-stack [::] also takes 0.0.0.0 on the same port")
+            m.append(
+                "every IPv6 address of this host; unless IPV6_V6ONLY is set (net.ipv6.bindv6only=\(facts.sysctls.bindv6only ? 1 : 0) here), every IPv4 address too: a dual-stack [::] also takes 0.0.0.0 on the same port"
+            )
         case .v4(let a) where a.isLoopback:
             m.append("this host only: other machines cannot connect to \(a); bind 0.0.0.0 to be reachable from outside")
         case .v6(let a) where a.isLoopback:
@@ -134,16 +144,21 @@ public struct AddressReport: Sendable, Codable {
                 m.append("an inet6 socket binding this takes IPv4 \(v4) (and fails with EINVAL if IPV6_V6ONLY is set)")
             } else {
                 let have = host.localAddresses(family: ip.family)
-                m.append("not an address of this host: bind() fails with EADDRNOTAVAIL. This host has \(have.joined(separator: ", ")). Bind 0.0.0.0 or [::] for every interface, 127.0.0.1 or [::1] for this host only")
+                m.append(
+                    "not an address of this host: bind() fails with EADDRNOTAVAIL. This host has \(have.joined(separator: ", ")). Bind 0.0.0.0 or [::] for every interface, 127.0.0.1 or [::1] for this host only"
+                )
             }
         }
         if let port {
             let start = facts.sysctls.unprivilegedPortStart
             if port == 0 {
-                m.append("port 0: the kernel picks a free port from \(facts.sysctls.localPortRange.low)–\(facts.sysctls.localPortRange.high)")
+                m.append(
+                    "port 0: the kernel picks a free port from \(facts.sysctls.localPortRange.low)–\(facts.sysctls.localPortRange.high)")
             } else if Int(port) < start {
                 let has = facts.credentials.capabilities.effective.contains(.netBindService)
-                m.append("port \(port) is privileged here (below net.ipv4.ip_unprivileged_port_start=\(start)): binding needs CAP_NET_BIND_SERVICE, which this process \(has ? "holds" : "lacks")")
+                m.append(
+                    "port \(port) is privileged here (below net.ipv4.ip_unprivileged_port_start=\(start)): binding needs CAP_NET_BIND_SERVICE, which this process \(has ? "holds" : "lacks")"
+                )
             }
         }
         return m
@@ -168,7 +183,8 @@ public enum InterfaceTable {
                 rows.append(["\(i.index)", i.name, state, "-"])
             }
             for (n, a) in i.addresses.enumerated() {
-                rows.append(n == 0 ? ["\(i.index)", i.name, state, "\(a.ip)/\(a.prefixLength)"] : ["", "", "", "\(a.ip)/\(a.prefixLength)"])
+                rows.append(
+                    n == 0 ? ["\(i.index)", i.name, state, "\(a.ip)/\(a.prefixLength)"] : ["", "", "", "\(a.ip)/\(a.prefixLength)"])
             }
         }
         return TextTable.render(rows)

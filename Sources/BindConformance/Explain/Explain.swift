@@ -84,7 +84,9 @@ public struct Explanation: Sendable, Codable {
         lines.append("  why: \(reason)")
         if let fix { lines.append("  what would change it: \(fix)") }
         if let holder { lines.append("  collides with: \(holder.id) on \(holder.address) (\(holder.summary))") }
-        if let kernel { lines.append("  tried for real: \(kernel)\(kernel == prediction ? " (as predicted)" : " (the model predicted \(prediction))")") }
+        if let kernel {
+            lines.append("  tried for real: \(kernel)\(kernel == prediction ? " (as predicted)" : " (the model predicted \(prediction))")")
+        }
         for c in caveats { lines.append("  note: \(c)") }
         return lines.joined(separator: "\n")
     }

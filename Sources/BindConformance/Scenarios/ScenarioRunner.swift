@@ -94,14 +94,18 @@ extension Fixture {
     public static func describedHost(sysctls: [SysctlSetting]) throws -> ModelHost {
         var s = BindSysctls()
         for setting in sysctls { try s.apply(name: setting.name, value: setting.value) }
-        let lo = Interface(name: "lo", index: 1, isUp: true, isLoopback: true, addresses: [
-            InterfaceAddress(ip: .v4(.loopback), prefixLength: 8), InterfaceAddress(ip: .v6(.loopback), prefixLength: 128),
-        ])
+        let lo = Interface(
+            name: "lo", index: 1, isUp: true, isLoopback: true,
+            addresses: [
+                InterfaceAddress(ip: .v4(.loopback), prefixLength: 8), InterfaceAddress(ip: .v6(.loopback), prefixLength: 128),
+            ])
         let bk1 = Interface(name: peer, index: 2, isUp: true, isLoopback: false, addresses: [])
-        let bk0 = Interface(name: veth, index: 3, isUp: true, isLoopback: false, addresses: [
-            InterfaceAddress(ip: .v4(ipv4), prefixLength: ipv4Prefix), InterfaceAddress(ip: .v6(ipv6), prefixLength: 64),
-            InterfaceAddress(ip: .v6(IPv6Address(high: linkLocal.high, low: linkLocal.low, zone: .name(veth))), prefixLength: 64),
-        ])
+        let bk0 = Interface(
+            name: veth, index: 3, isUp: true, isLoopback: false,
+            addresses: [
+                InterfaceAddress(ip: .v4(ipv4), prefixLength: ipv4Prefix), InterfaceAddress(ip: .v6(ipv6), prefixLength: 64),
+                InterfaceAddress(ip: .v6(IPv6Address(high: linkLocal.high, low: linkLocal.low, zone: .name(veth))), prefixLength: 64),
+            ])
         return ModelHost(interfaces: [lo, bk1, bk0], sysctls: s)
     }
 }

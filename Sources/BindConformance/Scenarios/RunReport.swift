@@ -12,11 +12,12 @@ public enum RunReport {
     }
 
     public static func summary(steps: Int, differing: Int, mode: RunMode) -> String {
-        let what = switch mode {
-        case .both: "model and kernel"
-        case .model: "model only"
-        case .kernel: "kernel only"
-        }
+        let what =
+            switch mode {
+            case .both: "model and kernel"
+            case .model: "model only"
+            case .kernel: "kernel only"
+            }
         return "\(steps) steps (\(what)): \(steps - differing) agree, \(differing) differ"
     }
 }

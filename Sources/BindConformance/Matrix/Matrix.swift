@@ -277,7 +277,10 @@ public enum Matrix {
                 for first in configs where state != .timeWait || canConnect(first.address) {
                     for second in configs {
                         for same in [true, false] {
-                            cells.append(MatrixCell(group: .pair, transport: transport, first: first, state: state, second: second, sameOwner: same, sysctls: []))
+                            cells.append(
+                                MatrixCell(
+                                    group: .pair, transport: transport, first: first, state: state, second: second, sameOwner: same,
+                                    sysctls: []))
                         }
                     }
                 }
@@ -290,7 +293,10 @@ public enum Matrix {
             for state in states {
                 for first in configs {
                     for second in configs where first.kind == .inet6Default || second.kind == .inet6Default {
-                        cells.append(MatrixCell(group: .pair, transport: transport, first: first, state: state, second: second, sameOwner: true, sysctls: v6only))
+                        cells.append(
+                            MatrixCell(
+                                group: .pair, transport: transport, first: first, state: state, second: second, sameOwner: true,
+                                sysctls: v6only))
                     }
                 }
             }
@@ -300,7 +306,10 @@ public enum Matrix {
             for (a, b) in [(Transport.tcp, Transport.udp), (.udp, .tcp)] {
                 for first in places {
                     for second in places {
-                        cells.append(MatrixCell(group: .crossTransport, transport: a, secondTransport: b, first: first, state: .bound, second: second, sameOwner: true, sysctls: []))
+                        cells.append(
+                            MatrixCell(
+                                group: .crossTransport, transport: a, secondTransport: b, first: first, state: .bound, second: second,
+                                sameOwner: true, sysctls: []))
                     }
                 }
             }
@@ -332,7 +341,10 @@ public enum Matrix {
                 for place in [SocketConfig(kind: .inet, address: "0.0.0.0"), SocketConfig(kind: .inet6Default, address: "::")] {
                     for port in privilegedPorts {
                         for creds in BindCredentials.allCases {
-                            cells.append(MatrixCell(group: .privilege, transport: transport, first: place, port: port, credentials: creds, sysctls: sysctls))
+                            cells.append(
+                                MatrixCell(
+                                    group: .privilege, transport: transport, first: place, port: port, credentials: creds, sysctls: sysctls)
+                            )
                         }
                     }
                 }
@@ -348,11 +360,12 @@ public enum Matrix {
             return Step(id: id, action: .bind(AddressSpec(ip: ip, port: .number(p), text: c.address)))
         }
         let p = cell.port ?? port
-        let credentials: Extra = switch cell.credentials {
-        case nil, .root?: .none
-        case .rootWithoutBindService?: .withoutBindService
-        case .unprivileged?: .uid1000
-        }
+        let credentials: Extra =
+            switch cell.credentials {
+            case nil, .root?: .none
+            case .rootWithoutBindService?: .withoutBindService
+            case .unprivileged?: .uid1000
+            }
         var second: (socket: Step, bind: Step)?
         if let c = cell.second {
             let owner: Extra = cell.sameOwner == false ? .uid1000 : .none
@@ -411,18 +424,20 @@ public enum Matrix {
     }()
 
     private static func socketStepIndex(second: Bool, _ c: SocketConfig, _ transport: Transport, _ extra: Extra) -> Int {
-        let kind = switch c.kind {
-        case .inet: 0
-        case .inet6Dual: 1
-        case .inet6Only: 2
-        case .inet6Default: 3
-        }
-        let options = switch c.options {
-        case .none: 0
-        case .reuseaddr: 1
-        case .reuseport: 2
-        case .both: 3
-        }
+        let kind =
+            switch c.kind {
+            case .inet: 0
+            case .inet6Dual: 1
+            case .inet6Only: 2
+            case .inet6Default: 3
+            }
+        let options =
+            switch c.options {
+            case .none: 0
+            case .reuseaddr: 1
+            case .reuseport: 2
+            case .both: 3
+            }
         var i = second ? 1 : 0
         i = i * 4 + kind
         i = i * 4 + options

@@ -29,8 +29,10 @@ public struct ChildCredentials: Hashable, Sendable {
     /// Made last, after the uid and capabilities: uid 0 inside maps to the child's euid.
     public var userNamespace: UserNamespace
 
-    public init(uid: UInt32? = nil, euid: UInt32? = nil, gid: UInt32? = nil, capabilities: CapabilitySets? = nil,
-                noNewPrivileges: Bool = false, userNamespace: UserNamespace = .none) {
+    public init(
+        uid: UInt32? = nil, euid: UInt32? = nil, gid: UInt32? = nil, capabilities: CapabilitySets? = nil,
+        noNewPrivileges: Bool = false, userNamespace: UserNamespace = .none
+    ) {
         self.uid = uid
         self.euid = euid
         self.gid = gid
@@ -43,7 +45,8 @@ public struct ChildCredentials: Hashable, Sendable {
     /// these credentials, and closes the socket at once. The corresponding C function is bind(2),
     /// in a child made by bk_bind_as.
     public func bind(family: AddressFamily, transport: Transport, port: UInt16) throws(ChildError) -> ChildBind {
-        var stage: Int32 = 0, call: Int32 = 0
+        var stage: Int32 = 0
+        var call: Int32 = 0
         let r = withSpec(stdout: nil, stderr: nil) { spec in
             bk_bind_as(&spec, family.cValue, transport == .udp ? 1 : 0, port, &stage, &call)
         }
@@ -58,7 +61,7 @@ public struct ChildCredentials: Hashable, Sendable {
     public func exec(_ argv: [String], stdout: String? = nil, stderr: String? = nil) throws(ChildError) -> Int32 {
         guard let program = argv.first else { throw .failed("nothing to run") }
         let copies = argv.map { strdup($0) }
-        defer { copies.forEach { free($0) } }
+        defer { for c in copies { free(c) } }
         let pointers: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } } + [nil]
         var stage: Int32 = 0
         let r = withSpec(stdout: stdout, stderr: stderr) { spec in bk_exec_as(&spec, pointers, &stage) }
@@ -106,7 +109,8 @@ public enum ChildError: Error, CustomStringConvertible, Equatable, Sendable {
         let step = String(cString: bk_child_stage_name(stage))
         let name = ErrnoName.name(-result) ?? "errno \(-result)"
         if -result == EPERM || -result == EACCES {
-            self = .needsPrivilege("\(step) failed with \(name): giving a child these credentials needs privileges this process lacks (run as root)")
+            self = .needsPrivilege(
+                "\(step) failed with \(name): giving a child these credentials needs privileges this process lacks (run as root)")
         } else {
             self = .failed("the child's \(step) failed with \(name)")
         }
@@ -167,7 +171,9 @@ public enum PrivilegeTry {
     }
 
     /// Binds the wildcard of each family, TCP and UDP, at `port` in a child with `credentials`.
-    public static func run(_ credentials: ChildCredentials, port: UInt16, verdict: PrivilegeVerdict) throws(ChildError) -> [PrivilegeTryRecord] {
+    public static func run(_ credentials: ChildCredentials, port: UInt16, verdict: PrivilegeVerdict) throws(ChildError)
+        -> [PrivilegeTryRecord]
+    {
         var c = credentials
         // Ids equal to the caller's need no change (and no privilege).
         if c.uid == getuid() && (c.euid ?? c.uid) == geteuid() && c.gid == getgid() {
@@ -177,8 +183,11 @@ public enum PrivilegeTry {
         }
         let predicted = verdict.allowed ? "ok" : verdict.errno ?? "EACCES"
         if let e = verdict.exec?.errno {
-            return [PrivilegeTryRecord(family: "-", transport: "-", address: "-", predicted: predicted, result: "not tried",
-                                       agrees: nil, note: "execve() would fail with \(e): there are no credentials to bind with")]
+            return [
+                PrivilegeTryRecord(
+                    family: "-", transport: "-", address: "-", predicted: predicted, result: "not tried",
+                    agrees: nil, note: "execve() would fail with \(e): there are no credentials to bind with")
+            ]
         }
         var records: [PrivilegeTryRecord] = []
         for family in [AddressFamily.inet, .inet6] {

@@ -90,7 +90,9 @@ public struct MatrixDiff: Codable, Sendable {
             if !seenA.contains(key), inB[key] == i { onlyInB.append(key) }
         }
         func side(_ r: MatrixReport, _ name: String, _ duplicates: Int) -> Side {
-            Side(file: name, kernel: r.kernel, mode: r.mode, cells: r.cells, agree: r.agree, disagree: r.disagree, skipped: r.skipped, duplicates: duplicates)
+            Side(
+                file: name, kernel: r.kernel, mode: r.mode, cells: r.cells, agree: r.agree, disagree: r.disagree, skipped: r.skipped,
+                duplicates: duplicates)
         }
         self.a = side(a, aName, duplicatesA)
         self.b = side(b, bName, duplicatesB)
@@ -117,7 +119,8 @@ public struct MatrixDiff: Codable, Sendable {
             out += "\n"
         }
         out += "\(matched) cells in both: kernel differs in \(kernelDiffers.count), model differs in \(modelDiffers.count); "
-        out += "only in A \(onlyInA.count), only in B \(onlyInB.count); run only in A \(ranOnlyInA.count), run only in B \(ranOnlyInB.count)\n"
+        out +=
+            "only in A \(onlyInA.count), only in B \(onlyInB.count); run only in A \(ranOnlyInA.count), run only in B \(ranOnlyInB.count)\n"
         func changes(_ title: String, _ list: [Change]) {
             guard !list.isEmpty else { return }
             out += "\n\(title) (\(list.count)):\n"

@@ -124,7 +124,9 @@ public enum ScenarioDecoder {
     ///   - file: the name used in error messages.
     public static func decode(data: [UInt8], file: String) throws(ScenarioFileError) -> [Scenario] {
         guard data.count <= maximumFileSize else {
-            throw ScenarioFileError(kind: .tooLarge, file: file, problem: "the file is \(data.count) bytes, larger than the limit of \(maximumFileSize) bytes (4 MiB)")
+            throw ScenarioFileError(
+                kind: .tooLarge, file: file,
+                problem: "the file is \(data.count) bytes, larger than the limit of \(maximumFileSize) bytes (4 MiB)")
         }
         let document: JSONValue
         do {
@@ -160,7 +162,8 @@ public enum ScenarioDecoder {
             var context = Context(file: file, scenarioIndex: index)
             let scenario = try context.decodeScenario(element)
             if let first = indexByName[scenario.name] {
-                throw context.error(field: "name", "duplicate name: scenario #\(first) has the same name; names must be unique within a file")
+                throw context.error(
+                    field: "name", "duplicate name: scenario #\(first) has the same name; names must be unique within a file")
             }
             indexByName[scenario.name] = index
             scenarios.append(scenario)
@@ -262,7 +265,9 @@ private struct Context {
                 throw error(field: "sysctls", "name \(quoted(name)): \(problem)")
             }
             guard case .string(let text) = member.value else {
-                throw error(field: "sysctls", "\(name): expected a string (the value as written to /proc/sys, e.g. \"1\"), got \(describe(member.value))")
+                throw error(
+                    field: "sysctls",
+                    "\(name): expected a string (the value as written to /proc/sys, e.g. \"1\"), got \(describe(member.value))")
             }
             if text.unicodeScalars.contains("\u{0}") || text.unicodeScalars.contains("\n") {
                 throw error(field: "sysctls", "\(name): the value must not contain NUL or a newline, got \(quoted(text))")
@@ -284,16 +289,19 @@ private struct Context {
         if name.contains("..") {
             return "must not contain '..'"
         }
-        let expected = "expected a name under net. made of lower-case letters, digits, '_' and '-' between dots, such as net.ipv4.ip_nonlocal_bind"
+        let expected =
+            "expected a name under net. made of lower-case letters, digits, '_' and '-' between dots, such as net.ipv4.ip_nonlocal_bind"
         let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard parts.count >= 2, parts[0].elementsEqual("net".utf8) else {
             return "outside net.: " + expected
         }
         for part in parts.dropFirst() {
-            let allowed = !part.isEmpty && part.allSatisfy { byte in
-                (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
-                    || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
-            }
+            let allowed =
+                !part.isEmpty
+                && part.allSatisfy { byte in
+                    (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                        || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+                }
             guard allowed else { return expected }
         }
         return nil
@@ -357,7 +365,8 @@ private struct Context {
         }
         if text == "ok" { return .ok }
         guard let primary = ErrnoName.primaryName(text) else {
-            throw error(field: "expect", "expected \"ok\" or an errno name such as \"EADDRINUSE\", got \(quoted(text)) (not a Linux errno name)")
+            throw error(
+                field: "expect", "expected \"ok\" or an errno name such as \"EADDRINUSE\", got \(quoted(text)) (not a Linux errno name)")
         }
         return .errno(primary)
     }
@@ -412,7 +421,9 @@ private struct Context {
             throw error(field: "id", "missing")
         }
         if let createdAt = open[name] {
-            throw error(field: "id", "socket \(quoted(name)) is already open (created at step \(createdAt)); close it before creating another with this id")
+            throw error(
+                field: "id",
+                "socket \(quoted(name)) is already open (created at step \(createdAt)); close it before creating another with this id")
         }
         let family: AddressFamily
         switch step["family"] {
@@ -488,7 +499,9 @@ private struct Context {
     mutating func decodeTimewait(_ step: JSONValue) throws(ScenarioFileError) -> Step {
         let name = try id(step, optional: true)
         if let name, let createdAt = open[name] {
-            throw error(field: "id", "\(quoted(name)) is the id of the socket open since step \(createdAt); a timewait step's id must name no open socket")
+            throw error(
+                field: "id",
+                "\(quoted(name)) is the id of the socket open since step \(createdAt); a timewait step's id must name no open socket")
         }
         guard let value = step["address"] else {
             throw error(field: "address", "missing: expected ADDR:PORT or [ADDR]:PORT")
@@ -560,11 +573,15 @@ private struct Context {
         var set: Set<Capability> = []
         for (index, element) in elements.enumerated() {
             guard case .string(let name) = element else {
-                throw error(field: field, "element \(index): expected a capability name such as \"CAP_NET_BIND_SERVICE\", got \(describe(element))")
+                throw error(
+                    field: field, "element \(index): expected a capability name such as \"CAP_NET_BIND_SERVICE\", got \(describe(element))")
             }
             // ASCII only: `uppercased()` would also map "ı" to "I".
             guard name.utf8.allSatisfy({ $0 < 0x80 }), let capability = Capability(name: name) else {
-                throw error(field: field, "unknown capability \(quoted(name)): expected a Linux capability name from CAP_CHOWN to CAP_CHECKPOINT_RESTORE, such as \"CAP_NET_BIND_SERVICE\"")
+                throw error(
+                    field: field,
+                    "unknown capability \(quoted(name)): expected a Linux capability name from CAP_CHOWN to CAP_CHECKPOINT_RESTORE, such as \"CAP_NET_BIND_SERVICE\""
+                )
             }
             guard set.insert(capability).inserted else {
                 throw error(field: field, "\(capability.name) is listed twice")
@@ -582,7 +599,10 @@ private struct Context {
             throw error(field: field, "expected an interface name such as \"bk0\", got an empty string")
         }
         if bytes.count > ScenarioDecoder.maximumDeviceNameLength {
-            throw error(field: field, "interface name \(quoted(name)) is \(bytes.count) bytes, longer than IFNAMSIZ - 1 (\(ScenarioDecoder.maximumDeviceNameLength))")
+            throw error(
+                field: field,
+                "interface name \(quoted(name)) is \(bytes.count) bytes, longer than IFNAMSIZ - 1 (\(ScenarioDecoder.maximumDeviceNameLength))"
+            )
         }
         // As the kernel's dev_valid_name(): no '/', ':' or white space; and no NUL, which would cut the name.
         let forbidden: [UInt8] = [0, UInt8(ascii: "/"), UInt8(ascii: ":"), 0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D]

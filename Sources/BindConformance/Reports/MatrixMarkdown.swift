@@ -32,7 +32,8 @@ public enum MatrixMarkdown {
         let mode = r.mode == "host" ? "host namespace" : "private namespaces"
         out += "# Conformance matrix: Linux \(md(r.kernel))\n\n"
         out += "| kernel | run in | cells | agree | disagree | skipped | seconds |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n"
-        out += "| \(md(r.kernel)) | \(mode) | \(r.cells) | \(r.agree) | \(r.disagree) | \(r.skipped) | \(String(format: "%.1f", r.seconds)) |\n\n"
+        out +=
+            "| \(md(r.kernel)) | \(mode) | \(r.cells) | \(r.agree) | \(r.disagree) | \(r.skipped) | \(String(format: "%.1f", r.seconds)) |\n\n"
         if r.disagree == 0 {
             out += "The model and the kernel agree on every cell that ran.\n\n"
         } else {
@@ -46,15 +47,20 @@ public enum MatrixMarkdown {
         out += "Rows are the first socket's place, columns the second's, numbered as in the list of places below.\n\n"
         out += "| code | meaning |\n| --- | --- |\n"
         out += "| `ok` | bind() succeeded (and listen(), for TCP) |\n"
-        for (errno, meaning) in errnoMeanings(r) { out += "| `\(MatrixLayout.short(errno))` | \(errno)\(meaning.isEmpty ? "" : ": " + meaning) |\n" }
+        for (errno, meaning) in errnoMeanings(r) {
+            out += "| `\(MatrixLayout.short(errno))` | \(errno)\(meaning.isEmpty ? "" : ": " + meaning) |\n"
+        }
         out += "| `X/L-Y` | bind() gave X, then listen() failed with Y |\n"
         out += "| `S-X` | socket() (or an option set when it was made) failed with X |\n"
-        out += "| `1:X …` | the first socket's setup failed with X (`L-X` its listen(), `TW-X` leaving TIME_WAIT), then the second's code; a row where it failed the same way in every cell says so in its label instead |\n"
+        out +=
+            "| `1:X …` | the first socket's setup failed with X (`L-X` its listen(), `TW-X` leaving TIME_WAIT), then the second's code; a row where it failed the same way in every cell says so in its label instead |\n"
         out += "| `✗ m:A k:B` | **disagreement**: the model predicted A, the kernel answered B |\n"
         out += "| `skip` | not run (see [Skipped](#skipped)) |\n"
         out += "| (empty) | not in this report (a sample, or not a cell of the matrix) |\n\n"
-        out += "Kinds: `v4` inet; `v6d` inet6 with IPV6_V6ONLY=0; `v6o` inet6 with IPV6_V6ONLY=1; `v6` inet6 leaving IPV6_V6ONLY to net.ipv6.bindv6only. "
-        out += "Single-socket variants: `b6` net.ipv6.bindv6only=1, `n4` net.ipv4.ip_nonlocal_bind=1, `n6` net.ipv6.ip_nonlocal_bind=1, `FB` IP_FREEBIND, `–` none. "
+        out +=
+            "Kinds: `v4` inet; `v6d` inet6 with IPV6_V6ONLY=0; `v6o` inet6 with IPV6_V6ONLY=1; `v6` inet6 leaving IPV6_V6ONLY to net.ipv6.bindv6only. "
+        out +=
+            "Single-socket variants: `b6` net.ipv6.bindv6only=1, `n4` net.ipv4.ip_nonlocal_bind=1, `n6` net.ipv6.ip_nonlocal_bind=1, `FB` IP_FREEBIND, `–` none. "
         out += "Credentials: `root−NBS` root without CAP_NET_BIND_SERVICE; `start N` net.ipv4.ip_unprivileged_port_start=N.\n\n"
         out += "Places:\n\n| # | place | # | place | # | place |\n| ---: | --- | ---: | --- | ---: | --- |\n"
         let places = numbers.sorted { $0.value < $1.value }
@@ -71,7 +77,8 @@ public enum MatrixMarkdown {
 
     static func summary(_ r: MatrixReport, _ grids: MatrixGrids, into out: inout String) {
         out += "## Summary\n\nOne row per grid: counts, and the kernel's results, most frequent first.\n\n"
-        out += "| cells of | transport | sysctls | first state | first options | second options | owner | cells | agree | disagree | skipped | kernel results |\n"
+        out +=
+            "| cells of | transport | sysctls | first state | first options | second options | owner | cells | agree | disagree | skipped | kernel results |\n"
         out += "| --- | --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- |\n"
         var codes: [CellOutcome: String] = [:]
         for t in grids.tables {
@@ -121,7 +128,9 @@ public enum MatrixMarkdown {
             out += "  - kernel: \(md(rec.kernel?.description ?? "-"))\n"
         }
         if n == 0 { out += "None.\n" }
-        if n > listed { out += "- … and \(n - listed) more: `bindcheck matrix` prints them all in its text report, the JSON report has every cell.\n" }
+        if n > listed {
+            out += "- … and \(n - listed) more: `bindcheck matrix` prints them all in its text report, the JSON report has every cell.\n"
+        }
         out += "\n"
     }
 
@@ -129,10 +138,13 @@ public enum MatrixMarkdown {
         var byGrid: [MatrixLayout.Grid: Int] = [:]
         for (i, t) in grids.tables.enumerated() { byGrid[t.grid] = i }
         for transport in Transport.allCases {
-            let states = FirstState.allCases.filter { s in grids.tables.contains { $0.grid.group == .pair && $0.grid.transport == transport && $0.grid.state == s } }
+            let states = FirstState.allCases.filter { s in
+                grids.tables.contains { $0.grid.group == .pair && $0.grid.transport == transport && $0.grid.state == s }
+            }
             guard !states.isEmpty else { continue }
             out += "## Pairs: \(transport.rawValue.uppercased())\n\n"
-            out += "Same uid, default sysctls. The other option pairs, the other uid and net.ipv6.bindv6only=1 are counted in the summary.\n\n"
+            out +=
+                "Same uid, default sysctls. The other option pairs, the other uid and net.ipv6.bindv6only=1 are counted in the summary.\n\n"
             for state in states {
                 for (a, b) in tabled {
                     let grid = MatrixLayout.Grid(
@@ -204,7 +216,9 @@ public enum MatrixMarkdown {
         var common: String?
         for i in row where i >= 0 {
             let rec = r.records[i]
-            guard rec.skipped == nil, let m = rec.model, let k = rec.kernel, m.setup == k.setup, let s = MatrixLayout.setupCode(k) else { return nil }
+            guard rec.skipped == nil, let m = rec.model, let k = rec.kernel, m.setup == k.setup, let s = MatrixLayout.setupCode(k) else {
+                return nil
+            }
             if common == nil { common = s } else if common != s { return nil }
         }
         return common
@@ -229,7 +243,10 @@ public enum MatrixMarkdown {
         let known: [(String, String)] = [
             ("EADDRINUSE", "another socket holds the address and port"),
             ("EADDRNOTAVAIL", "the address is not one of this host's (or cannot be bound)"),
-            ("EINVAL", "invalid here: e.g. an IPv4 sockaddr on inet6, a v4-mapped address on a v6-only socket, link-local without a scope, TCP on multicast"),
+            (
+                "EINVAL",
+                "invalid here: e.g. an IPv4 sockaddr on inet6, a v4-mapped address on a v6-only socket, link-local without a scope, TCP on multicast"
+            ),
             ("EACCES", "a privileged port without CAP_NET_BIND_SERVICE"),
             ("EAFNOSUPPORT", "an address of the other family"),
         ]

@@ -234,7 +234,7 @@ final class KernelExecutor {
             do throws(SocketError) {
                 try c.connect(to: target, timeout: .seconds(5))
                 connected = consume c
-            } catch where (error.errno == .noRouteToHost || error.errno == .networkUnreachable) && attempt < 200 {
+            } catch  where (error.errno == .noRouteToHost || error.errno == .networkUnreachable) && attempt < 200 {
                 attempt += 1
                 usleep(5000)
             }
@@ -267,7 +267,8 @@ final class KernelExecutor {
     private static func tcpState(_ fd: Int32) -> UInt8 {
         var info = [UInt8](repeating: 0, count: 256)
         var len = socklen_t(info.count)
-        let r = info.withUnsafeMutableBytes { bk_getsockopt_raw(fd, 6 /* IPPROTO_TCP */, 11 /* TCP_INFO */, $0.baseAddress, &len) }
+        // IPPROTO_TCP (6), TCP_INFO (11)
+        let r = info.withUnsafeMutableBytes { bk_getsockopt_raw(fd, 6, 11, $0.baseAddress, &len) }
         return r == 0 ? info[0] : 0
     }
 }

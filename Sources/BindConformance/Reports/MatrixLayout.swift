@@ -311,7 +311,12 @@ extension MatrixLayout {
             return Spot(grid: grid, row: row, column: column)
         }
         // A single socket: the place as the row, the sysctl variant and IP_FREEBIND as the column.
-        let row = cell.first.options == .none ? place : Label(text: place.text + " " + cell.first.options.rawValue, short: place.short + " " + cell.first.options.rawValue, rank: place.rank)
+        let row =
+            cell.first.options == .none
+            ? place
+            : Label(
+                text: place.text + " " + cell.first.options.rawValue, short: place.short + " " + cell.first.options.rawValue,
+                rank: place.rank)
         return Spot(grid: grid, row: row, column: variantLabel(cell.sysctls, freebind: cell.first.freebind))
     }
 

@@ -37,7 +37,8 @@ extension PrivilegeFacts {
     /// A port as a person types it: decimal, 0 to 65535.
     public static func parsePort(_ text: String) throws(PrivilegeInputError) -> UInt16 {
         guard !text.isEmpty, text.utf8.count <= 5, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-              let port = UInt16(text) else { throw .badPort(text) }
+            let port = UInt16(text)
+        else { throw .badPort(text) }
         return port
     }
 
@@ -51,8 +52,10 @@ extension PrivilegeFacts {
         let securebits = bk_securebits()
         return PrivilegeFacts(
             subject: "this process", userName: name, uid: getuid(), euid: euid, gid: getgid(), egid: getegid(),
-            capabilities: caps, noNewPrivileges: bk_no_new_privs() == 1, secureNoRoot: securebits > 0 && securebits & 1 != 0,  // SECBIT_NOROOT
-            unprivilegedPortStart: try unprivilegedPortStart(), userNamespace: try userNamespace(), binary: binary, tools: HostTools.current())
+            // Bit 0 of the securebits is SECBIT_NOROOT.
+            capabilities: caps, noNewPrivileges: bk_no_new_privs() == 1, secureNoRoot: securebits > 0 && securebits & 1 != 0,
+            unprivilegedPortStart: try unprivilegedPortStart(), userNamespace: try userNamespace(), binary: binary,
+            tools: HostTools.current())
     }
 
     /// What a fresh process of a user of this host would hold (`--user`): uid 0 the bounding set,
@@ -141,7 +144,8 @@ extension BinaryFacts {
             throw .unreadableBinary(path: path, why: errnoText(e))
         }
         guard st.st_mode & S_IFMT == S_IFREG else {
-            throw .unreadableBinary(path: path, why: st.st_mode & S_IFMT == S_IFDIR ? "a directory, not an executable file" : "not a regular file")
+            throw .unreadableBinary(
+                path: path, why: st.st_mode & S_IFMT == S_IFDIR ? "a directory, not an executable file" : "not a regular file")
         }
         let caps: CapabilitySets?
         do { caps = try CapabilitySets.ofFile(path) } catch {
@@ -152,7 +156,9 @@ extension BinaryFacts {
         let nosuid = statvfs(path, &vfs) == 0 && vfs.f_flag & UInt(ST_NOSUID) != 0
         return BinaryFacts(
             path: path,
-            capabilities: caps.map { FileCapabilities(permitted: $0.permitted, inheritable: $0.inheritable, effective: !$0.effective.isEmpty) },
+            capabilities: caps.map {
+                FileCapabilities(permitted: $0.permitted, inheritable: $0.inheritable, effective: !$0.effective.isEmpty)
+            },
             mode: UInt32(st.st_mode & 0o7777), ownerUID: st.st_uid, ownerGID: st.st_gid, nosuidMount: nosuid)
     }
 
@@ -165,7 +171,8 @@ extension BinaryFacts {
 extension HostTools {
     /// The tools found on PATH (and in /usr/sbin, /sbin), and whether systemd is PID 1.
     public static func current() -> HostTools {
-        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        let dirs =
+            (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
             + ["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"]
         func has(_ tool: String) -> Bool { dirs.contains { access("\($0)/\(tool)", X_OK) == 0 } }
         return HostTools(

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import BindKit
 import BindRules
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// Finds and reads scenario files.
 ///
@@ -41,7 +42,8 @@ public enum ScenarioLoader {
         do {
             info = try status(path, following: true)
         } catch {
-            throw ScenarioFileError(kind: error.code == ENOENT || error.code == ENOTDIR ? .missing : .unreadable, file: path, problem: error.message)
+            throw ScenarioFileError(
+                kind: error.code == ENOENT || error.code == ENOTDIR ? .missing : .unreadable, file: path, problem: error.message)
         }
         switch info.st_mode & S_IFMT {
         case S_IFREG:
@@ -78,7 +80,8 @@ public enum ScenarioLoader {
             throw ScenarioFileError(kind: .unreadable, file: path, problem: "not a regular file")
         }
         guard info.st_size <= limit else {
-            throw ScenarioFileError(kind: .tooLarge, file: path, problem: "the file is \(info.st_size) bytes, larger than the limit of \(limit) bytes (4 MiB)")
+            throw ScenarioFileError(
+                kind: .tooLarge, file: path, problem: "the file is \(info.st_size) bytes, larger than the limit of \(limit) bytes (4 MiB)")
         }
         // Read at most one byte past the limit: a file may grow, or report no size at all.
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)

@@ -50,7 +50,8 @@ public enum MatrixBench {
         while ContinuousClock.now < deadline {
             usleep(100_000)
             let now = cpuTimes()
-            let total = now.total &- last.total, idle = now.idle &- last.idle
+            let total = now.total &- last.total
+            let idle = now.idle &- last.idle
             last = now
             if total > 0 && Double(idle) >= 0.9 * Double(total) { return }
         }
@@ -75,21 +76,27 @@ public enum MatrixBench {
         let p = cell.port ?? port
         var out = bk_bench_cell()
         let allCaps = Capability.mask(of: Set(Capability.allCases))
-        out.a = cSock(cell.first, cell.transport, port: p, uid: cell.credentials == .unprivileged ? 1000 : 0,
-                      caps: cell.credentials == .unprivileged ? 0 : cell.credentials == .rootWithoutBindService
-                        ? allCaps & ~Capability.mask(of: [.netBindService]) : allCaps,
-                      listen: cell.second == nil ? cell.transport == .tcp : cell.state != .bound,
-                      timewait: cell.state == .timeWait)
+        out.a = cSock(
+            cell.first, cell.transport, port: p, uid: cell.credentials == .unprivileged ? 1000 : 0,
+            caps: cell.credentials == .unprivileged
+                ? 0
+                : cell.credentials == .rootWithoutBindService
+                    ? allCaps & ~Capability.mask(of: [.netBindService]) : allCaps,
+            listen: cell.second == nil ? cell.transport == .tcp : cell.state != .bound,
+            timewait: cell.state == .timeWait)
         if let second = cell.second {
             out.has_b = 1
             let other = cell.sameOwner == false
-            out.b = cSock(second, cell.secondTransport ?? cell.transport, port: p, uid: other ? 1000 : 0, caps: other ? 0 : allCaps,
-                          listen: (cell.secondTransport ?? cell.transport) == .tcp, timewait: false)
+            out.b = cSock(
+                second, cell.secondTransport ?? cell.transport, port: p, uid: other ? 1000 : 0, caps: other ? 0 : allCaps,
+                listen: (cell.secondTransport ?? cell.transport) == .tcp, timewait: false)
         }
         return out
     }
 
-    static func cSock(_ c: SocketConfig, _ transport: Transport, port: UInt16, uid: UInt32, caps: UInt64, listen: Bool, timewait: Bool) -> bk_bench_sock {
+    static func cSock(_ c: SocketConfig, _ transport: Transport, port: UInt16, uid: UInt32, caps: UInt64, listen: Bool, timewait: Bool)
+        -> bk_bench_sock
+    {
         var s = bk_bench_sock()
         s.family = c.kind.family.cValue
         s.transport = transport == .tcp ? 0 : 1
@@ -101,7 +108,9 @@ public enum MatrixBench {
         s.caps = caps
         s.listen = listen ? 1 : 0
         s.timewait = timewait ? 1 : 0
-        if let ip = try? IPAddress(parsing: c.address), case .success(let raw) = Socket.cAddress(SocketAddress(ip: ip, port: port), operation: "bind") {
+        if let ip = try? IPAddress(parsing: c.address),
+            case .success(let raw) = Socket.cAddress(SocketAddress(ip: ip, port: port), operation: "bind")
+        {
             s.addr = raw
         }
         return s
@@ -115,7 +124,8 @@ extension MatrixBench {
         let model = BindModel(host: host, explains: false)
         let start = ContinuousClock.now
         for (i, cell) in cells.enumerated() {
-            _ = CellRun.modelOutcome(cell, Matrix.steps(cell, port: MatrixRunner.firstPort &+ UInt16(i % 16000)), model: model, explain: false)
+            _ = CellRun.modelOutcome(
+                cell, Matrix.steps(cell, port: MatrixRunner.firstPort &+ UInt16(i % 16000)), model: model, explain: false)
         }
         return seconds(ContinuousClock.now - start)
     }
