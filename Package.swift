@@ -32,7 +32,9 @@ let package = Package(
             name: "bindcheck",
             dependencies: ["BindConformance", "BindRules", "BindKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "bindbench", dependencies: ["BindConformance", "BindKit", "CBindShim"]),
+        // The C baselines of bindbench: linked by bindbench alone, never by the library.
+        .target(name: "CBindBench", dependencies: ["CBindShim"], cSettings: [.define("_GNU_SOURCE")]),
+        .executableTarget(name: "bindbench", dependencies: ["BindConformance", "BindRules", "BindKit", "CBindShim", "CBindBench"]),
         // What every test suite shares: the leak check.
         .target(name: "BindTestSupport", path: "Tests/TestSupport"),
         .testTarget(

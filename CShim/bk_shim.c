@@ -245,41 +245,6 @@ int bk_inet_ntop6(const uint8_t in[16], char *buf, size_t len) {
     return (int)strlen(buf);
 }
 
-int bk_bench_pton(const char *const *strings, int count, int reps) {
-    int accepted = 0;
-    uint8_t buf[16];
-    for (int r = 0; r < reps; r++) {
-        accepted = 0;
-        for (int i = 0; i < count; i++) {
-            const char *s = strings[i];
-            int family = strchr(s, ':') ? AF_INET6 : AF_INET;
-            accepted += inet_pton(family, s, buf) == 1;
-        }
-    }
-    return accepted;
-}
-
-int bk_bench_bind_cycle(int iterations, uint16_t port) {
-    struct sockaddr_in sin;
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(port);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    for (int i = 0; i < iterations; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) return NEG_ERRNO;
-        int one = 1;
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-            bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-            int e = NEG_ERRNO;
-            close(fd);
-            return e;
-        }
-        close(fd);
-    }
-    return 0;
-}
-
 // MARK: - Capabilities
 
 static uint64_t flag_mask(cap_t caps, cap_flag_t which) {

@@ -84,38 +84,6 @@ int bk_inet_aton(const char *s, uint8_t out[4]);    // 1 ok, 0 invalid
 /// inet_ntop into buf; returns the length written or -ENOSPC.
 int bk_inet_ntop4(const uint8_t in[4], char *buf, size_t len);
 int bk_inet_ntop6(const uint8_t in[16], char *buf, size_t len);
-/// Parses each of `count` strings with inet_pton (IPv6 when it has a ':'),
-/// `reps` times; returns the number of accepted strings in the last pass.
-int bk_bench_pton(const char *const *strings, int count, int reps);
-/// `iterations` of socket + SO_REUSEADDR + bind(127.0.0.1:port) + close.
-/// Returns 0 or -errno of the first failure.
-int bk_bench_bind_cycle(int iterations, uint16_t port);
-
-/// One socket of a benchmark cell: the same system calls the matrix makes for it.
-typedef struct bk_bench_sock {
-    int32_t family;     // AF_INET / AF_INET6
-    int32_t transport;  // 0 TCP, 1 UDP
-    int32_t v6only;     // -1 left alone, else IPV6_V6ONLY
-    int32_t reuseaddr;
-    int32_t reuseport;
-    int32_t freebind;
-    uint32_t uid;       // effective uid while the socket is created and bound
-    uint64_t caps;      // effective capabilities meanwhile (masked by the permitted set)
-    bk_addr addr;
-    int32_t listen;     // listen() after a successful bind
-    int32_t timewait;   // leave a TIME_WAIT entry (a listening first socket), then close it
-} bk_bench_sock;
-
-typedef struct bk_bench_cell {
-    bk_bench_sock a;
-    int32_t has_b;
-    bk_bench_sock b;
-} bk_bench_cell;
-
-/// Runs `n` matrix cells in C: per socket, credentials (only when they differ from uid 0 with
-/// `permitted`), socket, options, bind, listen, TIME_WAIT; then both sockets closed. Returns 0.
-int bk_bench_cells(const bk_bench_cell *cells, int n, uint64_t permitted);
-
 // MARK: - Capabilities (libcap)
 
 /// Capability sets as bit masks: bit N is capability number N.

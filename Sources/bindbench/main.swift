@@ -1,5 +1,6 @@
 import BindConformance
 import BindKit
+import CBindBench
 import CBindShim
 import Foundation
 

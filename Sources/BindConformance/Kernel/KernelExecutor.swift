@@ -23,7 +23,9 @@ final class KernelSocket {
 /// Performs scenario steps against the real kernel, on the calling thread, which must already be
 /// inside a private network namespace (see `withPrivateNamespace`). Every socket it opens is closed
 /// when the executor is released; credentials are restored after every step.
-final class KernelExecutor {
+package final class KernelExecutor {
+    package init() {}
+
     /// The open sockets and the ports named by id: a cell has two or three, so a list searched
     /// in order is cheaper than a dictionary (kept allocated from one cell to the next).
     private var sockets: [KernelSocket] = []
@@ -40,7 +42,7 @@ final class KernelExecutor {
     }()
 
     /// Runs one step and names the result: "ok" or an errno name.
-    func perform(_ step: Step) -> Outcome {
+    package func perform(_ step: Step) -> Outcome {
         switch step.action {
         case .socket(let family, let transport, let options):
             return createSocket(step.id ?? "", family, transport, options)
@@ -256,7 +258,7 @@ final class KernelExecutor {
     }
 
     /// Closes every socket (the executor can then run another cell).
-    func closeAll() {
+    package func closeAll() {
         sockets.removeAll(keepingCapacity: true)
         ports.removeAll(keepingCapacity: true)
         restoreCredentials()

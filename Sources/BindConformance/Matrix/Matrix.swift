@@ -223,7 +223,7 @@ public struct MatrixRecord: Codable, Sendable {
 /// The steps of a cell: the first socket's `socket` and `bind` (then `listen` when it listens or
 /// leaves TIME_WAIT), and the second socket's, if any. Fields, not arrays: made without
 /// allocating, and each side is handed a step in place, without a copy.
-struct CellSteps {
+package struct CellSteps {
     var socketA: Step
     var bindA: Step
     /// Whether "a" listens after its bind.
@@ -354,7 +354,7 @@ public enum Matrix {
     }
 
     /// The steps of a cell at `port`: the first socket's setup, and the second socket's (if any).
-    static func steps(_ cell: MatrixCell, port: UInt16) -> CellSteps {
+    package static func steps(_ cell: MatrixCell, port: UInt16) -> CellSteps {
         func bind(_ id: String, _ c: SocketConfig, _ p: UInt16) -> Step {
             let ip = parsed[c.address] ?? (try? IPAddress(parsing: c.address)) ?? .v4(.any)
             return Step(id: id, action: .bind(AddressSpec(ip: ip, port: .number(p), text: c.address)))

@@ -9,7 +9,7 @@ public enum MatrixRunner {
     /// How many cells a namespace runs before it is replaced (TIME_WAIT entries hold their port
     /// for 60 s, so each cell in a namespace gets a port of its own).
     public static let cellsPerNamespace = 16_000
-    static let firstPort: UInt16 = 10_000
+    package static let firstPort: UInt16 = 10_000
 
     public struct Summary: Sendable {
         public var records: [MatrixRecord]
@@ -156,13 +156,13 @@ public enum MatrixRunner {
 }
 
 /// One cell on both sides.
-enum CellRun {
+package enum CellRun {
     /// A step's outcome, and the model's reason (nil on the kernel side).
     typealias Answer = (outcome: Outcome, reason: Reason?)
 
     /// Both sides of one cell. The model's words (`reason`) are built only with `explain`, or when
     /// the sides disagree; `MatrixRunner.explain` adds them to records later.
-    static func run(_ cell: MatrixCell, port: UInt16, model: inout ModelSide, executor: KernelExecutor, explain: Bool = false)
+    package static func run(_ cell: MatrixCell, port: UInt16, model: inout ModelSide, executor: KernelExecutor, explain: Bool = false)
         -> MatrixRecord
     {
         let steps = Matrix.steps(cell, port: port)
@@ -179,7 +179,7 @@ enum CellRun {
     }
 
     /// The model's side of a cell.
-    static func modelOutcome(
+    package static func modelOutcome(
         _ cell: MatrixCell, _ steps: CellSteps, model: BindModel, explain: Bool
     ) -> (CellOutcome, String?) {
         var side = ModelSide(model: model)
@@ -260,9 +260,11 @@ protocol CellSide {
 
 /// The model's side: a table of its own, threaded through the steps. A worker keeps one for
 /// all its cells, so that each cell's table reuses the last one's storage.
-struct ModelSide: CellSide {
+package struct ModelSide: CellSide {
     var model: BindModel
     var table = SocketTable()
+
+    package init(model: BindModel) { self.model = model }
 
     mutating func perform(_ step: Step) -> CellRun.Answer {
         let p = model.apply(step, to: &table)

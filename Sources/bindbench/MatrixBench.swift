@@ -1,14 +1,16 @@
+import BindConformance
 import BindKit
 import BindRules
+import CBindBench
 import CBindShim
 import Foundation
 
 /// The figures of bindbench's matrix section: a worker's cells/s against a C loop of the same
 /// system calls, and the speed-up of two workers over one.
-public enum MatrixBench {
+enum MatrixBench {
     /// Seconds for one worker (model + kernel, as the matrix runs them) and for the C loop over the
     /// same cells, each in a fresh private namespace. Only cells under the namespace defaults.
-    public static func oneWorker(_ cells: [MatrixCell]) throws -> (swift: Double, c: Double) {
+    static func oneWorker(_ cells: [MatrixCell]) throws -> (swift: Double, c: Double) {
         let plain = cells.filter { $0.sysctls.isEmpty }
         waitForQuietMachine()
         let swift = try withPrivateNamespace { facts in
@@ -35,7 +37,7 @@ public enum MatrixBench {
     }
 
     /// Seconds for the matrix runner over `cells` with `workers` workers.
-    public static func runner(_ cells: [MatrixCell], workers: Int) throws -> Double {
+    static func runner(_ cells: [MatrixCell], workers: Int) throws -> Double {
         waitForQuietMachine()
         return try MatrixRunner.run(cells, workers: workers).seconds
     }
@@ -44,7 +46,7 @@ public enum MatrixBench {
     /// the CPUs at least 90% idle. A namespace ends in the kernel after its last thread has: the
     /// kernel's worker tears down its sockets (thousands in TIME_WAIT after a run) in the
     /// background, and without this wait that work lands on whichever run comes next.
-    public static func waitForQuietMachine(limit: Duration = .seconds(10)) {
+    static func waitForQuietMachine(limit: Duration = .seconds(10)) {
         let deadline = ContinuousClock.now + limit
         var last = cpuTimes()
         while ContinuousClock.now < deadline {
@@ -119,7 +121,7 @@ public enum MatrixBench {
 
 extension MatrixBench {
     /// Seconds the model alone takes over `cells` (for profiling the worker's overhead).
-    public static func modelOnly(_ cells: [MatrixCell]) throws -> Double {
+    static func modelOnly(_ cells: [MatrixCell]) throws -> Double {
         let host = try Fixture.describedHost(sysctls: [])
         let model = BindModel(host: host, explains: false)
         let start = ContinuousClock.now

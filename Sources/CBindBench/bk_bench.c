@@ -1,6 +1,8 @@
-// The matrix's system calls in plain C: the baseline of bindbench's matrix_ratio.
-#include "bk_shim.h"
+// The C baselines of bindbench: the matrix's system calls (matrix_ratio), inet_pton over the
+// parse corpus (parse_ratio) and a bind cycle (bind_cycle_ratio).
+#include "bk_bench.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -86,6 +88,41 @@ int bk_bench_cells(const bk_bench_cell *cells, int n, uint64_t permitted) {
         int b = cells[i].has_b ? open_bound(&cells[i].b, permitted) : -1;
         if (a >= 0) close(a);
         if (b >= 0) close(b);
+    }
+    return 0;
+}
+
+int bk_bench_pton(const char *const *strings, int count, int reps) {
+    int accepted = 0;
+    uint8_t buf[16];
+    for (int r = 0; r < reps; r++) {
+        accepted = 0;
+        for (int i = 0; i < count; i++) {
+            const char *s = strings[i];
+            int family = strchr(s, ':') ? AF_INET6 : AF_INET;
+            accepted += inet_pton(family, s, buf) == 1;
+        }
+    }
+    return accepted;
+}
+
+int bk_bench_bind_cycle(int iterations, uint16_t port) {
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < iterations; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) return (-errno);
+        int one = 1;
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+            bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+            int e = (-errno);
+            close(fd);
+            return e;
+        }
+        close(fd);
     }
     return 0;
 }
