@@ -20,6 +20,9 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
     public var rule: String
     /// The kernel function that decides, e.g. `__inet_bind`.
     public var kernel: String
+    /// The port the step was about (a bind's, a listen's, a TIME_WAIT entry's), when it has one:
+    /// the text names it too, and a report that lists one reason for many ports reads it here.
+    public var port: UInt16?
     /// The words (text, holder, fix) in one shared box, nil when there are none: a reason without
     /// words, as the matrix's workers make for every step, copies and destroys as two strings and
     /// a nil (six strings each time otherwise).
@@ -78,12 +81,13 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
     private struct Plain: Hashable, Codable {
         var rule: String
         var kernel: String
+        var port: UInt16?
         var text: String
         var holder: Holder?
         var fix: String?
     }
 
-    private var plain: Plain { Plain(rule: rule, kernel: kernel, text: text, holder: holder, fix: fix) }
+    private var plain: Plain { Plain(rule: rule, kernel: kernel, port: port, text: text, holder: holder, fix: fix) }
 
     public static func == (a: Reason, b: Reason) -> Bool { a.plain == b.plain }
 
@@ -92,6 +96,7 @@ public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
     public init(from decoder: any Decoder) throws {
         let p = try Plain(from: decoder)
         self.init(rule: p.rule, kernel: p.kernel, text: p.text, holder: p.holder, fix: p.fix, quiet: false)
+        port = p.port
     }
 
     public func encode(to encoder: any Encoder) throws { try plain.encode(to: encoder) }
@@ -192,16 +197,22 @@ public struct BindModel: Sendable {
             return answer
         case .bind(let spec):
             guard let id = step.id, let sk = t.open[id] else { return unknownSocket(step.id) }
-            return bind(sk, to: spec, in: &t)
+            var answer = bind(sk, to: spec, in: &t)
+            answer.1.port = t.open[id]?.bound?.port ?? resolvePort(spec.port, in: t)
+            return answer
         case .listen:
             guard let id = step.id, let sk = t.open[id] else { return unknownSocket(step.id) }
-            return listen(sk, in: &t)
+            var answer = listen(sk, in: &t)
+            answer.1.port = t.open[id]?.bound?.port
+            return answer
         case .close:
             guard let id = step.id, t.open.contains(id) else { return unknownSocket(step.id) }
             close(id, in: &t)
             return (.ok, reason(rule: "close", kernel: "inet_release", text: "closed; its port is free again unless others hold it"))
         case .timewait(let spec, let reuseaddr):
-            return timeWait(id: step.id, at: spec, reuseaddr: reuseaddr, in: &t)
+            var answer = timeWait(id: step.id, at: spec, reuseaddr: reuseaddr, in: &t)
+            answer.1.port = resolvePort(spec.port, in: t).flatMap { $0 == 0 ? step.id.flatMap { t.portOf[$0] } : $0 }
+            return answer
         }
     }
 
