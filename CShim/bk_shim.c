@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
@@ -18,10 +19,75 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+// After <netinet/in.h>: its libc-compat guards let <linux/in.h> add what glibc lacks.
+#include <linux/in.h>
+
+// MARK: - What Swift relies on, checked against the system headers
+
 _Static_assert(sizeof(struct sockaddr_in) == 16, "sockaddr_in layout");
 _Static_assert(sizeof(struct sockaddr_in6) == 28, "sockaddr_in6 layout");
-_Static_assert(sizeof(((bk_addr *)0)->bytes) == 16, "bk_addr bytes");
-_Static_assert(sizeof(((bk_ifaddr *)0)->name) == IFNAMSIZ, "IFNAMSIZ");
+_Static_assert(offsetof(struct sockaddr_in6, sin6_scope_id) == BK_SIN6_LEN_RFC2133, "RFC 2133 sockaddr_in6 length");
+
+_Static_assert(BK_SOL_SOCKET == SOL_SOCKET, "SOL_SOCKET");
+_Static_assert(BK_IPPROTO_IP == IPPROTO_IP, "IPPROTO_IP");
+_Static_assert(BK_IPPROTO_IPV6 == IPPROTO_IPV6, "IPPROTO_IPV6");
+_Static_assert(BK_SO_REUSEADDR == SO_REUSEADDR, "SO_REUSEADDR");
+_Static_assert(BK_SO_KEEPALIVE == SO_KEEPALIVE, "SO_KEEPALIVE");
+_Static_assert(BK_SO_SNDBUF == SO_SNDBUF, "SO_SNDBUF");
+_Static_assert(BK_SO_RCVBUF == SO_RCVBUF, "SO_RCVBUF");
+_Static_assert(BK_SO_REUSEPORT == SO_REUSEPORT, "SO_REUSEPORT");
+_Static_assert(BK_SO_RCVTIMEO == SO_RCVTIMEO, "SO_RCVTIMEO");
+_Static_assert(BK_SO_SNDTIMEO == SO_SNDTIMEO, "SO_SNDTIMEO");
+_Static_assert(BK_SO_BINDTODEVICE == SO_BINDTODEVICE, "SO_BINDTODEVICE");
+_Static_assert(BK_IP_FREEBIND == IP_FREEBIND, "IP_FREEBIND");
+_Static_assert(BK_IP_TRANSPARENT == IP_TRANSPARENT, "IP_TRANSPARENT");
+_Static_assert(BK_IP_LOCAL_PORT_RANGE == IP_LOCAL_PORT_RANGE, "IP_LOCAL_PORT_RANGE");
+_Static_assert(BK_IPV6_V6ONLY == IPV6_V6ONLY, "IPV6_V6ONLY");
+_Static_assert(BK_IPV6_TRANSPARENT == IPV6_TRANSPARENT, "IPV6_TRANSPARENT");
+_Static_assert(BK_IPV6_FREEBIND == IPV6_FREEBIND, "IPV6_FREEBIND");
+_Static_assert(BK_TCP_ESTABLISHED == TCP_ESTABLISHED, "TCP_ESTABLISHED");
+_Static_assert(BK_TCP_SYN_SENT == TCP_SYN_SENT, "TCP_SYN_SENT");
+_Static_assert(BK_TCP_SYN_RECV == TCP_SYN_RECV, "TCP_SYN_RECV");
+_Static_assert(BK_TCP_FIN_WAIT1 == TCP_FIN_WAIT1, "TCP_FIN_WAIT1");
+_Static_assert(BK_TCP_FIN_WAIT2 == TCP_FIN_WAIT2, "TCP_FIN_WAIT2");
+_Static_assert(BK_TCP_TIME_WAIT == TCP_TIME_WAIT, "TCP_TIME_WAIT");
+_Static_assert(BK_TCP_CLOSE == TCP_CLOSE, "TCP_CLOSE");
+_Static_assert(BK_TCP_CLOSE_WAIT == TCP_CLOSE_WAIT, "TCP_CLOSE_WAIT");
+_Static_assert(BK_TCP_LAST_ACK == TCP_LAST_ACK, "TCP_LAST_ACK");
+_Static_assert(BK_TCP_LISTEN == TCP_LISTEN, "TCP_LISTEN");
+_Static_assert(BK_TCP_CLOSING == TCP_CLOSING, "TCP_CLOSING");
+_Static_assert(BK_SHUT_RD == SHUT_RD, "SHUT_RD");
+_Static_assert(BK_SHUT_WR == SHUT_WR, "SHUT_WR");
+_Static_assert(BK_SHUT_RDWR == SHUT_RDWR, "SHUT_RDWR");
+_Static_assert(BK_IFNAMSIZ == IFNAMSIZ, "IFNAMSIZ");
+_Static_assert(BK_IFF_UP == IFF_UP, "IFF_UP");
+_Static_assert(BK_IFF_LOOPBACK == IFF_LOOPBACK, "IFF_LOOPBACK");
+_Static_assert(BK_IFF_RUNNING == IFF_RUNNING, "IFF_RUNNING");
+
+// The structs Swift reads field by field: their size and the offset of every field.
+_Static_assert(sizeof(bk_addr) == 32, "bk_addr");
+BK_FIELD(bk_addr, family, 0);
+BK_FIELD(bk_addr, port, 4);
+BK_FIELD(bk_addr, bytes, 6);
+_Static_assert(sizeof(((bk_addr *)0)->bytes) == 16, "bk_addr.bytes");
+BK_FIELD(bk_addr, scope_id, 24);
+BK_FIELD(bk_addr, flowinfo, 28);
+_Static_assert(sizeof(bk_capsets) == 40, "bk_capsets");
+BK_FIELD(bk_capsets, effective, 0);
+BK_FIELD(bk_capsets, permitted, 8);
+BK_FIELD(bk_capsets, inheritable, 16);
+BK_FIELD(bk_capsets, bounding, 24);
+BK_FIELD(bk_capsets, ambient, 32);
+_Static_assert(sizeof(bk_ifaddr) == 52, "bk_ifaddr");
+BK_FIELD(bk_ifaddr, name, 0);
+_Static_assert(sizeof(((bk_ifaddr *)0)->name) == IFNAMSIZ, "bk_ifaddr.name");
+BK_FIELD(bk_ifaddr, index, 16);
+BK_FIELD(bk_ifaddr, flags, 20);
+BK_FIELD(bk_ifaddr, family, 24);
+BK_FIELD(bk_ifaddr, addr, 28);
+_Static_assert(sizeof(((bk_ifaddr *)0)->addr) == 16, "bk_ifaddr.addr");
+BK_FIELD(bk_ifaddr, prefix_len, 44);
+BK_FIELD(bk_ifaddr, scope_id, 48);
 
 #define NEG_ERRNO (-(errno ? errno : EIO))
 

@@ -15,18 +15,59 @@
 extern "C" {
 #endif
 
-// MARK: - Constants Swift may not see through Glibc
+// MARK: - Constants
+//
+// Macros, so that the .c files can _Static_assert each against the system header's value (Swift
+// imports them as Int32). Some are not in the headers Swift sees through Glibc (IP_LOCAL_PORT_RANGE
+// is only in <linux/in.h> on glibc 2.36); the rest are here so that Swift names no number itself.
 
-static const int BK_IP_FREEBIND = 15;
-static const int BK_IP_TRANSPARENT = 19;
-static const int BK_IP_LOCAL_PORT_RANGE = 51;
-static const int BK_IPV6_FREEBIND = 78;
-static const int BK_IPV6_TRANSPARENT = 75;
-static const int BK_IPV6_V6ONLY = 26;
-static const int BK_SO_REUSEPORT = 15;
-static const int BK_SO_BINDTODEVICE = 25;
-static const int BK_IFNAMSIZ = 16;
-static const int BK_SIN6_LEN_RFC2133 = 24;
+#define BK_SOL_SOCKET 1
+#define BK_IPPROTO_IP 0
+#define BK_IPPROTO_IPV6 41
+
+#define BK_SO_REUSEADDR 2
+#define BK_SO_KEEPALIVE 9
+#define BK_SO_SNDBUF 7
+#define BK_SO_RCVBUF 8
+#define BK_SO_REUSEPORT 15
+#define BK_SO_RCVTIMEO 20
+#define BK_SO_SNDTIMEO 21
+#define BK_SO_BINDTODEVICE 25
+
+#define BK_IP_FREEBIND 15
+#define BK_IP_TRANSPARENT 19
+#define BK_IP_LOCAL_PORT_RANGE 51
+#define BK_IPV6_V6ONLY 26
+#define BK_IPV6_TRANSPARENT 75
+#define BK_IPV6_FREEBIND 78
+
+// The states TCP_INFO's tcpi_state reports (<netinet/tcp.h>).
+#define BK_TCP_ESTABLISHED 1
+#define BK_TCP_SYN_SENT 2
+#define BK_TCP_SYN_RECV 3
+#define BK_TCP_FIN_WAIT1 4
+#define BK_TCP_FIN_WAIT2 5
+#define BK_TCP_TIME_WAIT 6
+#define BK_TCP_CLOSE 7
+#define BK_TCP_CLOSE_WAIT 8
+#define BK_TCP_LAST_ACK 9
+#define BK_TCP_LISTEN 10
+#define BK_TCP_CLOSING 11
+
+#define BK_SHUT_RD 0
+#define BK_SHUT_WR 1
+#define BK_SHUT_RDWR 2
+
+#define BK_IFNAMSIZ 16
+#define BK_IFF_UP 0x1
+#define BK_IFF_LOOPBACK 0x8
+#define BK_IFF_RUNNING 0x40
+
+/// The length of a sockaddr_in6 without sin6_scope_id (RFC 2133), which the kernel accepts.
+#define BK_SIN6_LEN_RFC2133 24
+
+/// For the .c files: the offset of a field Swift reads, checked at compile time.
+#define BK_FIELD(type, field, offset) _Static_assert(offsetof(type, field) == (offset), #type "." #field)
 
 // MARK: - Socket addresses
 
