@@ -289,6 +289,40 @@ int bk_count_open_fds(void) {
     return n - 1;  // the directory's own descriptor
 }
 
+// MARK: - Files
+
+int64_t bk_read_file(const char *path, void *buf, size_t cap) {
+    int fd;
+    do { fd = open(path, O_RDONLY | O_CLOEXEC); } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return NEG_ERRNO;
+    size_t total = 0;
+    int64_t result = 0;
+    while (total < cap) {
+        ssize_t n = read(fd, (char *)buf + total, cap - total);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            result = NEG_ERRNO;
+            break;
+        }
+        if (n == 0) break;
+        total += (size_t)n;
+    }
+    close(fd);
+    return result < 0 ? result : (int64_t)total;
+}
+
+int bk_write_file(const char *path, const void *buf, size_t len) {
+    int fd;
+    do { fd = open(path, O_WRONLY | O_CLOEXEC); } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return NEG_ERRNO;
+    // One write: a /proc/sys handler takes the whole value in one call.
+    ssize_t n;
+    do { n = write(fd, buf, len); } while (n < 0 && errno == EINTR);
+    int result = n < 0 ? NEG_ERRNO : 0;
+    close(fd);
+    return result;
+}
+
 // MARK: - Text addresses
 
 int bk_inet_pton4(const char *s, uint8_t out[4]) { return inet_pton(AF_INET, s, out) == 1 ? 1 : 0; }

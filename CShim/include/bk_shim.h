@@ -117,6 +117,15 @@ int bk_get_nonblocking(int fd);
 /// Counts entries of /proc/self/fd (less the one used to read it).
 int bk_count_open_fds(void);
 
+// MARK: - Files (for /proc/sys)
+
+/// Reads at most `cap` bytes of the file at `path` from its start: the count read (`cap` when
+/// there may be more), or -errno of open(2) or read(2).
+int64_t bk_read_file(const char *path, void *buf, size_t cap);
+/// Opens `path` for writing (no creation, no truncation: a /proc/sys entry) and writes `len`
+/// bytes in one write(2): 0, or -errno of open(2) or write(2).
+int bk_write_file(const char *path, const void *buf, size_t len);
+
 // MARK: - Text addresses through the C library (the oracle for tests and benchmarks)
 
 int bk_inet_pton4(const char *s, uint8_t out[4]);   // 1 ok, 0 invalid
