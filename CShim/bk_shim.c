@@ -264,6 +264,28 @@ int bk_get_timeout_us(int fd, int name, int64_t *usec) {
     return 0;
 }
 
+int bk_set_linger(int fd, int on, int seconds) {
+    struct linger l = {.l_onoff = on, .l_linger = seconds};
+    return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) < 0 ? NEG_ERRNO : 0;
+}
+
+int bk_get_linger(int fd, int *on, int *seconds) {
+    struct linger l = {0, 0};
+    socklen_t len = sizeof(l);
+    if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) < 0) return NEG_ERRNO;
+    *on = l.l_onoff;
+    *seconds = l.l_linger;
+    return 0;
+}
+
+int bk_get_tcp_state(int fd) {
+    struct tcp_info info;
+    socklen_t len = sizeof(info);
+    memset(&info, 0, sizeof(info));
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) < 0) return NEG_ERRNO;
+    return info.tcpi_state;
+}
+
 int bk_set_nonblocking(int fd, bool on) {
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0) return NEG_ERRNO;

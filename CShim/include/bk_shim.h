@@ -112,6 +112,11 @@ int bk_getsockopt_raw(int fd, int level, int name, void *value, socklen_t *len);
 /// SO_RCVTIMEO / SO_SNDTIMEO in microseconds.
 int bk_set_timeout_us(int fd, int name, int64_t usec);
 int bk_get_timeout_us(int fd, int name, int64_t *usec);
+/// SO_LINGER: `on` 0 or 1, `seconds` the linger time.
+int bk_set_linger(int fd, int on, int seconds);
+int bk_get_linger(int fd, int *on, int *seconds);
+/// TCP_INFO's tcpi_state (a BK_TCP_* state), or -errno.
+int bk_get_tcp_state(int fd);
 int bk_set_nonblocking(int fd, bool on);
 int bk_get_nonblocking(int fd);
 /// Counts entries of /proc/self/fd (less the one used to read it).

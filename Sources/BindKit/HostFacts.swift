@@ -47,7 +47,8 @@ public struct Interface: Hashable, Sendable, Codable {
             var iface =
                 byName[name]
                 ?? Interface(
-                    name: name, index: e.index, isUp: e.flags & 0x1 != 0, isLoopback: e.flags & 0x8 != 0, addresses: [])
+                    name: name, index: e.index, isUp: e.flags & UInt32(BK_IFF_UP) != 0,
+                    isLoopback: e.flags & UInt32(BK_IFF_LOOPBACK) != 0, addresses: [])
             let bytes = withUnsafeBytes(of: e.addr) { Array($0) }
             if e.family == AddressFamily.inet.cValue, let a = IPv4Address(bytes: bytes.prefix(4)) {
                 iface.addresses.append(InterfaceAddress(ip: .v4(a), prefixLength: Int(e.prefix_len)))

@@ -135,6 +135,23 @@ struct SocketTests {
         #expect(e3?.errnoName == "EINVAL")
     }
 
+    @Test func errorsNameTheOptionApartFromTheCall() throws {
+        let v4 = try Socket(family: .inet, transport: .udp)
+        let e = #expect(throws: SocketError.self) { try v4.setV6Only(true) }
+        #expect(e?.operation == "setsockopt")
+        #expect(e?.option == "IPV6_V6ONLY")
+        // The explanation is the one of setsockopt, found from the typed operation.
+        #expect(
+            e?.description.hasPrefix("setsockopt(IPV6_V6ONLY): ENOPROTOOPT: this option does not exist") == true, "\(String(describing: e))"
+        )
+        let e2 = #expect(throws: SocketError.self) { try v4.tcpState() }
+        #expect(e2?.operation == "getsockopt" && e2?.option == "TCP_INFO")
+        #expect(e2?.description.hasPrefix("getsockopt(TCP_INFO): ") == true)
+        let bind = SocketError(errno: .permissionDenied, operation: "bind", address: try SocketAddress(parsing: "0.0.0.0:80"))
+        #expect(bind.option == nil)
+        #expect(bind.description.hasPrefix("bind(0.0.0.0:80): EACCES: ports below"))
+    }
+
     @Test func sockaddrRoundTripThroughTheShim() throws {
         for text in ["127.0.0.1:80", "0.0.0.0:0", "[::1]:65535", "[fe80::1%7]:9", "[::ffff:192.0.2.1]:443", "[2001:db8::1]:1"] {
             let a = try SocketAddress(parsing: text)

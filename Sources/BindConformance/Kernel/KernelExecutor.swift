@@ -252,7 +252,7 @@ package final class KernelExecutor {
         _ = Glibc.read(client.descriptor, &byte, 1)
         try client.shutdown(.write)
         for _ in 0..<5000 {
-            if tcpState(client.descriptor) == 7 { break }  // TCP_CLOSE
+            if (try? client.tcpState()) == .close { break }
             usleep(200)
         }
     }
@@ -265,12 +265,4 @@ package final class KernelExecutor {
     }
 
     deinit { restoreCredentials() }
-
-    private static func tcpState(_ fd: Int32) -> UInt8 {
-        var info = [UInt8](repeating: 0, count: 256)
-        var len = socklen_t(info.count)
-        // IPPROTO_TCP (6), TCP_INFO (11)
-        let r = info.withUnsafeMutableBytes { bk_getsockopt_raw(fd, 6, 11, $0.baseAddress, &len) }
-        return r == 0 ? info[0] : 0
-    }
 }

@@ -83,11 +83,9 @@ public enum Fixture {
             (try? listener.bind(to: SocketAddress(ip: ip, port: 0))) != nil,
             (try? listener.listen(backlog: 1)) != nil,
             let target = try? listener.localAddress,
-            let client = try? Socket(family: ip.family, transport: .tcp)
+            let client = try? Socket(family: ip.family, transport: .tcp),
+            (try? client.setLinger(0)) != nil
         else { return false }
-        var linger: (onoff: Int32, seconds: Int32) = (1, 0)  // struct linger, for SOL_SOCKET (1), SO_LINGER (13)
-        _ = bk_setsockopt_raw(
-            client.descriptor, 1, 13, &linger, socklen_t(MemoryLayout.size(ofValue: linger)))
         return (try? client.connect(to: target, timeout: .milliseconds(1))) != nil
     }
 
