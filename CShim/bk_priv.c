@@ -11,6 +11,7 @@
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/nsfs.h>
+#include <linux/securebits.h>
 #include <sched.h>
 #include <pthread.h>
 #include <signal.h>
@@ -43,6 +44,7 @@ BK_FIELD(bk_cred_spec, no_new_privs, 64);
 BK_FIELD(bk_cred_spec, userns, 68);
 BK_FIELD(bk_cred_spec, stdout_path, 72);
 BK_FIELD(bk_cred_spec, stderr_path, 80);
+_Static_assert(BK_SECBIT_NOROOT == SECBIT_NOROOT, "SECBIT_NOROOT");
 // A capability mask is 64 bits: two capset(2) words.
 _Static_assert(CAP_LAST_CAP < 64, "capability masks hold 64 capabilities");
 

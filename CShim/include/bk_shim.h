@@ -174,6 +174,8 @@ int bk_in_initial_userns(void);
 
 /// The calling thread's securebits (prctl PR_GET_SECUREBITS), or -errno.
 int bk_securebits(void);
+/// SECBIT_NOROOT (<linux/securebits.h>): uid 0 gains no capabilities by exec.
+#define BK_SECBIT_NOROOT 0x1
 
 /// Where the user namespace that owns the calling thread's network namespace stands.
 typedef struct bk_netns_owner {
@@ -246,8 +248,10 @@ int bk_if_indextoname(uint32_t index, char out[16]);
 
 /// unshare(CLONE_NEWNET): moves the calling thread into a new private network namespace.
 int bk_unshare_netns(void);
-/// Opens the calling thread's current network namespace (a descriptor for bk_setns).
+/// Opens the calling thread's current network namespace (a descriptor for bk_setns_net).
 int bk_netns_open_current(void);
+/// Opens a namespace file such as "/proc/<pid>/ns/net" or "/run/netns/<name>" (O_RDONLY).
+int bk_ns_open(const char *path);
 /// setns(fd, CLONE_NEWNET).
 int bk_setns_net(int fd);
 /// Brings an interface up (SIOCSIFFLAGS).

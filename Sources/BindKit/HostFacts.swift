@@ -224,7 +224,7 @@ public struct CapabilitySets: Hashable, Sendable, Codable {
     public var bounding: Set<Capability>
     public var ambient: Set<Capability>
 
-    init(_ c: bk_capsets) {
+    init(_ c: CapabilityMasks) {
         effective = Capability.set(fromMask: c.effective)
         permitted = Capability.set(fromMask: c.permitted)
         inheritable = Capability.set(fromMask: c.inheritable)
@@ -254,22 +254,6 @@ public struct CapabilitySets: Hashable, Sendable, Codable {
         try c.encode(bounding.sorted(), forKey: .bounding)
         try c.encode(ambient.sorted(), forKey: .ambient)
     }
-
-    /// The calling thread's sets (libcap).
-    public static func current() throws(SocketError) -> CapabilitySets {
-        var c = bk_capsets()
-        let r = bk_caps_self(&c)
-        if r < 0 { throw SocketError(errno: Errno(rawValue: -r), operation: "cap_get_proc") }
-        return CapabilitySets(c)
-    }
-
-    /// The file capabilities of an executable (cap_get_file); nil when it has none.
-    public static func ofFile(_ path: String) throws(SocketError) -> CapabilitySets? {
-        var c = bk_capsets()
-        let r = bk_caps_file(path, &c)
-        if r < 0 { throw SocketError(errno: Errno(rawValue: -r), operation: "cap_get_file(\(path))") }
-        return r == 0 ? nil : CapabilitySets(c)
-    }
 }
 
 /// Who the process is, for bind's privilege check.
@@ -290,10 +274,12 @@ public struct ProcessCredentials: Hashable, Sendable, Codable {
         self.noNewPrivileges = noNewPrivileges
     }
 
-    public static func current() throws(SocketError) -> ProcessCredentials {
+    /// The calling thread's. (Should /proc/self/uid_map or prctl fail, that part reads false.)
+    public static func current() throws(Errno) -> ProcessCredentials {
         ProcessCredentials(
             uid: getuid(), effectiveUID: geteuid(), capabilities: try CapabilitySets.current(),
-            inInitialUserNamespace: bk_in_initial_userns() == 1, noNewPrivileges: bk_no_new_privs() == 1)
+            inInitialUserNamespace: (try? ThreadCredentials.inInitialUserNamespace()) ?? false,
+            noNewPrivileges: (try? ThreadCredentials.noNewPrivileges()) ?? false)
     }
 }
 

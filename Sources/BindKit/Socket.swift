@@ -146,11 +146,11 @@ public struct Socket: ~Copyable {
             case nil: raw.scope_id = 0
             case .index(let i)?: raw.scope_id = i
             case .name(let name)?:
-                let idx = bk_if_nametoindex(name)
-                if idx <= 0 {
+                // What the kernel answers for a scope id that names no interface.
+                guard case .success(let index) = Interface._index(named: name) else {
                     return .failure(SocketError(errno: .operationNotSupportedByDevice, operation: operation, address: address))
                 }
-                raw.scope_id = UInt32(idx)
+                raw.scope_id = index
             }
         }
         return .success(raw)
