@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 // After <netinet/in.h>: its libc-compat guards let <linux/in.h> add what glibc lacks.
@@ -166,37 +167,60 @@ int bk_listen(int fd, int backlog) {
     return listen(fd, backlog) < 0 ? NEG_ERRNO : 0;
 }
 
+static int64_t monotonic_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/// Waits for the connection in progress on `fd` to end: poll(2) for writability until
+/// `deadline_ns` (CLOCK_MONOTONIC; < 0: no limit), each EINTR retried with what is left, then
+/// SO_ERROR. Returns 0, -errno of the connection, or `expired` past the deadline.
+static int connect_wait(int fd, int64_t deadline_ns, int expired) {
+    for (;;) {
+        int wait = -1;
+        if (deadline_ns >= 0) {
+            int64_t left = deadline_ns - monotonic_ns();
+            wait = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+        }
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int n = poll(&p, 1, wait);
+        if (n > 0) break;
+        if (n < 0 && errno != EINTR) return NEG_ERRNO;
+        if (n == 0 && wait == 0) return expired;
+    }
+    int err = 0;
+    socklen_t elen = sizeof(err);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) return NEG_ERRNO;
+    return err ? -err : 0;
+}
+
 int bk_connect(int fd, const bk_addr *a, int timeout_ms) {
     struct sockaddr_storage ss;
     int len = bk_sockaddr_encode(a, &ss);
     if (len < 0) return len;
+    int64_t start = monotonic_ns();
     if (timeout_ms < 0) {
-        int r;
-        do { r = connect(fd, (struct sockaddr *)&ss, (socklen_t)len); } while (r < 0 && errno == EINTR);
-        return r < 0 ? NEG_ERRNO : 0;
+        if (connect(fd, (struct sockaddr *)&ss, (socklen_t)len) == 0) return 0;
+        if (errno != EINTR) return NEG_ERRNO;
+        // Interrupted, the connection goes on in the kernel; connect() again would be EALREADY on a
+        // non-blocking socket and, once SO_SNDTIMEO runs out, on a blocking one. Wait as the
+        // first call would have: without limit, or SO_SNDTIMEO from the start, then EINPROGRESS.
+        struct timeval tv = {0, 0};
+        socklen_t tlen = sizeof(tv);
+        int64_t deadline = -1;
+        if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &tlen) == 0 && (tv.tv_sec != 0 || tv.tv_usec != 0)) {
+            deadline = start + (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+        }
+        return connect_wait(fd, deadline, -EINPROGRESS);
     }
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0) return NEG_ERRNO;
     if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return NEG_ERRNO;
     int result = 0;
     if (connect(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
-        if (errno != EINPROGRESS) {
-            result = NEG_ERRNO;
-        } else {
-            struct pollfd p = {.fd = fd, .events = POLLOUT};
-            int n;
-            do { n = poll(&p, 1, timeout_ms); } while (n < 0 && errno == EINTR);
-            if (n < 0) {
-                result = NEG_ERRNO;
-            } else if (n == 0) {
-                result = -ETIMEDOUT;
-            } else {
-                int err = 0;
-                socklen_t elen = sizeof(err);
-                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) result = NEG_ERRNO;
-                else if (err != 0) result = -err;
-            }
-        }
+        result = errno == EINPROGRESS || errno == EINTR ? connect_wait(fd, start + (int64_t)timeout_ms * 1000000, -ETIMEDOUT)
+                                                        : NEG_ERRNO;
     }
     if (!(flags & O_NONBLOCK)) (void)fcntl(fd, F_SETFL, flags);
     return result;

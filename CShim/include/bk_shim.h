@@ -97,7 +97,10 @@ int bk_bind(int fd, const bk_addr *a);
 int bk_bind_raw(int fd, const void *sa, socklen_t len);
 int bk_listen(int fd, int backlog);
 /// connect(2); with timeout_ms >= 0 the socket is made non-blocking for the call and
-/// poll(2) waits at most that long (-ETIMEDOUT past it).
+/// poll(2) waits at most that long (-ETIMEDOUT past it). A signal never ends the wait: after EINTR
+/// the connection goes on in the kernel, so this waits for it with poll(2) (what is left of the
+/// timeout, or of SO_SNDTIMEO without one: -EINPROGRESS past that, as connect(2) itself says) and
+/// reads SO_ERROR, instead of calling connect() again.
 int bk_connect(int fd, const bk_addr *a, int timeout_ms);
 /// accept4(2) with SOCK_CLOEXEC; `peer` may be NULL. Returns the new descriptor.
 int bk_accept(int fd, bk_addr *peer);
