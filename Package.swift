@@ -27,7 +27,7 @@ let package = Package(
             dependencies: ["CBindShim", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .target(name: "BindRules", dependencies: ["BindKit"]),
-        .target(name: "BindConformance", dependencies: ["BindRules", "BindKit", "CBindShim"]),
+        .target(name: "BindConformance", dependencies: ["BindRules", "BindKit"]),
         .executableTarget(
             name: "bindcheck",
             dependencies: ["BindConformance", "BindRules", "BindKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -21,10 +21,13 @@ int bk_unshare_netns(void) {
     return unshare(CLONE_NEWNET) < 0 ? NEG_ERRNO : 0;
 }
 
-int bk_netns_open_current(void) {
-    int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+int bk_ns_open(const char *path) {
+    int fd;
+    do { fd = open(path, O_RDONLY | O_CLOEXEC); } while (fd < 0 && errno == EINTR);
     return fd < 0 ? NEG_ERRNO : fd;
 }
+
+int bk_netns_open_current(void) { return bk_ns_open("/proc/thread-self/ns/net"); }
 
 int bk_setns_net(int fd) {
     return setns(fd, CLONE_NEWNET) < 0 ? NEG_ERRNO : 0;

@@ -11,6 +11,7 @@
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/nsfs.h>
+#include <linux/securebits.h>
 #include <sched.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,6 +26,27 @@
 #include <unistd.h>
 
 #define NEG_ERRNO (-(errno ? errno : EIO))
+
+// The structs Swift fills or reads field by field: their size and the offset of every field.
+_Static_assert(sizeof(bk_netns_owner) == 8, "bk_netns_owner");
+BK_FIELD(bk_netns_owner, relation, 0);
+BK_FIELD(bk_netns_owner, child_owner_uid, 4);
+_Static_assert(sizeof(bk_cred_spec) == 88, "bk_cred_spec");
+BK_FIELD(bk_cred_spec, uid, 0);
+BK_FIELD(bk_cred_spec, euid, 8);
+BK_FIELD(bk_cred_spec, gid, 16);
+BK_FIELD(bk_cred_spec, set_caps, 24);
+BK_FIELD(bk_cred_spec, permitted, 32);
+BK_FIELD(bk_cred_spec, effective, 40);
+BK_FIELD(bk_cred_spec, inheritable, 48);
+BK_FIELD(bk_cred_spec, ambient, 56);
+BK_FIELD(bk_cred_spec, no_new_privs, 64);
+BK_FIELD(bk_cred_spec, userns, 68);
+BK_FIELD(bk_cred_spec, stdout_path, 72);
+BK_FIELD(bk_cred_spec, stderr_path, 80);
+_Static_assert(BK_SECBIT_NOROOT == SECBIT_NOROOT, "SECBIT_NOROOT");
+// A capability mask is 64 bits: two capset(2) words.
+_Static_assert(CAP_LAST_CAP < 64, "capability masks hold 64 capabilities");
 
 extern char **environ;
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
@@ -16,12 +17,78 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
+
+// After <netinet/in.h>: its libc-compat guards let <linux/in.h> add what glibc lacks.
+#include <linux/in.h>
+
+// MARK: - What Swift relies on, checked against the system headers
 
 _Static_assert(sizeof(struct sockaddr_in) == 16, "sockaddr_in layout");
 _Static_assert(sizeof(struct sockaddr_in6) == 28, "sockaddr_in6 layout");
-_Static_assert(sizeof(((bk_addr *)0)->bytes) == 16, "bk_addr bytes");
-_Static_assert(sizeof(((bk_ifaddr *)0)->name) == IFNAMSIZ, "IFNAMSIZ");
+_Static_assert(offsetof(struct sockaddr_in6, sin6_scope_id) == BK_SIN6_LEN_RFC2133, "RFC 2133 sockaddr_in6 length");
+
+_Static_assert(BK_SOL_SOCKET == SOL_SOCKET, "SOL_SOCKET");
+_Static_assert(BK_IPPROTO_IP == IPPROTO_IP, "IPPROTO_IP");
+_Static_assert(BK_IPPROTO_IPV6 == IPPROTO_IPV6, "IPPROTO_IPV6");
+_Static_assert(BK_SO_REUSEADDR == SO_REUSEADDR, "SO_REUSEADDR");
+_Static_assert(BK_SO_KEEPALIVE == SO_KEEPALIVE, "SO_KEEPALIVE");
+_Static_assert(BK_SO_SNDBUF == SO_SNDBUF, "SO_SNDBUF");
+_Static_assert(BK_SO_RCVBUF == SO_RCVBUF, "SO_RCVBUF");
+_Static_assert(BK_SO_REUSEPORT == SO_REUSEPORT, "SO_REUSEPORT");
+_Static_assert(BK_SO_RCVTIMEO == SO_RCVTIMEO, "SO_RCVTIMEO");
+_Static_assert(BK_SO_SNDTIMEO == SO_SNDTIMEO, "SO_SNDTIMEO");
+_Static_assert(BK_SO_BINDTODEVICE == SO_BINDTODEVICE, "SO_BINDTODEVICE");
+_Static_assert(BK_IP_FREEBIND == IP_FREEBIND, "IP_FREEBIND");
+_Static_assert(BK_IP_TRANSPARENT == IP_TRANSPARENT, "IP_TRANSPARENT");
+_Static_assert(BK_IP_LOCAL_PORT_RANGE == IP_LOCAL_PORT_RANGE, "IP_LOCAL_PORT_RANGE");
+_Static_assert(BK_IPV6_V6ONLY == IPV6_V6ONLY, "IPV6_V6ONLY");
+_Static_assert(BK_IPV6_TRANSPARENT == IPV6_TRANSPARENT, "IPV6_TRANSPARENT");
+_Static_assert(BK_IPV6_FREEBIND == IPV6_FREEBIND, "IPV6_FREEBIND");
+_Static_assert(BK_TCP_ESTABLISHED == TCP_ESTABLISHED, "TCP_ESTABLISHED");
+_Static_assert(BK_TCP_SYN_SENT == TCP_SYN_SENT, "TCP_SYN_SENT");
+_Static_assert(BK_TCP_SYN_RECV == TCP_SYN_RECV, "TCP_SYN_RECV");
+_Static_assert(BK_TCP_FIN_WAIT1 == TCP_FIN_WAIT1, "TCP_FIN_WAIT1");
+_Static_assert(BK_TCP_FIN_WAIT2 == TCP_FIN_WAIT2, "TCP_FIN_WAIT2");
+_Static_assert(BK_TCP_TIME_WAIT == TCP_TIME_WAIT, "TCP_TIME_WAIT");
+_Static_assert(BK_TCP_CLOSE == TCP_CLOSE, "TCP_CLOSE");
+_Static_assert(BK_TCP_CLOSE_WAIT == TCP_CLOSE_WAIT, "TCP_CLOSE_WAIT");
+_Static_assert(BK_TCP_LAST_ACK == TCP_LAST_ACK, "TCP_LAST_ACK");
+_Static_assert(BK_TCP_LISTEN == TCP_LISTEN, "TCP_LISTEN");
+_Static_assert(BK_TCP_CLOSING == TCP_CLOSING, "TCP_CLOSING");
+_Static_assert(BK_SHUT_RD == SHUT_RD, "SHUT_RD");
+_Static_assert(BK_SHUT_WR == SHUT_WR, "SHUT_WR");
+_Static_assert(BK_SHUT_RDWR == SHUT_RDWR, "SHUT_RDWR");
+_Static_assert(BK_IFNAMSIZ == IFNAMSIZ, "IFNAMSIZ");
+_Static_assert(BK_IFF_UP == IFF_UP, "IFF_UP");
+_Static_assert(BK_IFF_LOOPBACK == IFF_LOOPBACK, "IFF_LOOPBACK");
+_Static_assert(BK_IFF_RUNNING == IFF_RUNNING, "IFF_RUNNING");
+
+// The structs Swift reads field by field: their size and the offset of every field.
+_Static_assert(sizeof(bk_addr) == 32, "bk_addr");
+BK_FIELD(bk_addr, family, 0);
+BK_FIELD(bk_addr, port, 4);
+BK_FIELD(bk_addr, bytes, 6);
+_Static_assert(sizeof(((bk_addr *)0)->bytes) == 16, "bk_addr.bytes");
+BK_FIELD(bk_addr, scope_id, 24);
+BK_FIELD(bk_addr, flowinfo, 28);
+_Static_assert(sizeof(bk_capsets) == 40, "bk_capsets");
+BK_FIELD(bk_capsets, effective, 0);
+BK_FIELD(bk_capsets, permitted, 8);
+BK_FIELD(bk_capsets, inheritable, 16);
+BK_FIELD(bk_capsets, bounding, 24);
+BK_FIELD(bk_capsets, ambient, 32);
+_Static_assert(sizeof(bk_ifaddr) == 52, "bk_ifaddr");
+BK_FIELD(bk_ifaddr, name, 0);
+_Static_assert(sizeof(((bk_ifaddr *)0)->name) == IFNAMSIZ, "bk_ifaddr.name");
+BK_FIELD(bk_ifaddr, index, 16);
+BK_FIELD(bk_ifaddr, flags, 20);
+BK_FIELD(bk_ifaddr, family, 24);
+BK_FIELD(bk_ifaddr, addr, 28);
+_Static_assert(sizeof(((bk_ifaddr *)0)->addr) == 16, "bk_ifaddr.addr");
+BK_FIELD(bk_ifaddr, prefix_len, 44);
+BK_FIELD(bk_ifaddr, scope_id, 48);
 
 #define NEG_ERRNO (-(errno ? errno : EIO))
 
@@ -100,37 +167,60 @@ int bk_listen(int fd, int backlog) {
     return listen(fd, backlog) < 0 ? NEG_ERRNO : 0;
 }
 
+static int64_t monotonic_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/// Waits for the connection in progress on `fd` to end: poll(2) for writability until
+/// `deadline_ns` (CLOCK_MONOTONIC; < 0: no limit), each EINTR retried with what is left, then
+/// SO_ERROR. Returns 0, -errno of the connection, or `expired` past the deadline.
+static int connect_wait(int fd, int64_t deadline_ns, int expired) {
+    for (;;) {
+        int wait = -1;
+        if (deadline_ns >= 0) {
+            int64_t left = deadline_ns - monotonic_ns();
+            wait = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+        }
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int n = poll(&p, 1, wait);
+        if (n > 0) break;
+        if (n < 0 && errno != EINTR) return NEG_ERRNO;
+        if (n == 0 && wait == 0) return expired;
+    }
+    int err = 0;
+    socklen_t elen = sizeof(err);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) return NEG_ERRNO;
+    return err ? -err : 0;
+}
+
 int bk_connect(int fd, const bk_addr *a, int timeout_ms) {
     struct sockaddr_storage ss;
     int len = bk_sockaddr_encode(a, &ss);
     if (len < 0) return len;
+    int64_t start = monotonic_ns();
     if (timeout_ms < 0) {
-        int r;
-        do { r = connect(fd, (struct sockaddr *)&ss, (socklen_t)len); } while (r < 0 && errno == EINTR);
-        return r < 0 ? NEG_ERRNO : 0;
+        if (connect(fd, (struct sockaddr *)&ss, (socklen_t)len) == 0) return 0;
+        if (errno != EINTR) return NEG_ERRNO;
+        // Interrupted, the connection goes on in the kernel; connect() again would be EALREADY on a
+        // non-blocking socket and, once SO_SNDTIMEO runs out, on a blocking one. Wait as the
+        // first call would have: without limit, or SO_SNDTIMEO from the start, then EINPROGRESS.
+        struct timeval tv = {0, 0};
+        socklen_t tlen = sizeof(tv);
+        int64_t deadline = -1;
+        if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &tlen) == 0 && (tv.tv_sec != 0 || tv.tv_usec != 0)) {
+            deadline = start + (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+        }
+        return connect_wait(fd, deadline, -EINPROGRESS);
     }
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0) return NEG_ERRNO;
     if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return NEG_ERRNO;
     int result = 0;
     if (connect(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
-        if (errno != EINPROGRESS) {
-            result = NEG_ERRNO;
-        } else {
-            struct pollfd p = {.fd = fd, .events = POLLOUT};
-            int n;
-            do { n = poll(&p, 1, timeout_ms); } while (n < 0 && errno == EINTR);
-            if (n < 0) {
-                result = NEG_ERRNO;
-            } else if (n == 0) {
-                result = -ETIMEDOUT;
-            } else {
-                int err = 0;
-                socklen_t elen = sizeof(err);
-                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) result = NEG_ERRNO;
-                else if (err != 0) result = -err;
-            }
-        }
+        result = errno == EINPROGRESS || errno == EINTR ? connect_wait(fd, start + (int64_t)timeout_ms * 1000000, -ETIMEDOUT)
+                                                        : NEG_ERRNO;
     }
     if (!(flags & O_NONBLOCK)) (void)fcntl(fd, F_SETFL, flags);
     return result;
@@ -198,6 +288,28 @@ int bk_get_timeout_us(int fd, int name, int64_t *usec) {
     return 0;
 }
 
+int bk_set_linger(int fd, int on, int seconds) {
+    struct linger l = {.l_onoff = on, .l_linger = seconds};
+    return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) < 0 ? NEG_ERRNO : 0;
+}
+
+int bk_get_linger(int fd, int *on, int *seconds) {
+    struct linger l = {0, 0};
+    socklen_t len = sizeof(l);
+    if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) < 0) return NEG_ERRNO;
+    *on = l.l_onoff;
+    *seconds = l.l_linger;
+    return 0;
+}
+
+int bk_get_tcp_state(int fd) {
+    struct tcp_info info;
+    socklen_t len = sizeof(info);
+    memset(&info, 0, sizeof(info));
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) < 0) return NEG_ERRNO;
+    return info.tcpi_state;
+}
+
 int bk_set_nonblocking(int fd, bool on) {
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0) return NEG_ERRNO;
@@ -221,6 +333,40 @@ int bk_count_open_fds(void) {
     }
     closedir(d);
     return n - 1;  // the directory's own descriptor
+}
+
+// MARK: - Files
+
+int64_t bk_read_file(const char *path, void *buf, size_t cap) {
+    int fd;
+    do { fd = open(path, O_RDONLY | O_CLOEXEC); } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return NEG_ERRNO;
+    size_t total = 0;
+    int64_t result = 0;
+    while (total < cap) {
+        ssize_t n = read(fd, (char *)buf + total, cap - total);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            result = NEG_ERRNO;
+            break;
+        }
+        if (n == 0) break;
+        total += (size_t)n;
+    }
+    close(fd);
+    return result < 0 ? result : (int64_t)total;
+}
+
+int bk_write_file(const char *path, const void *buf, size_t len) {
+    int fd;
+    do { fd = open(path, O_WRONLY | O_CLOEXEC); } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return NEG_ERRNO;
+    // One write: a /proc/sys handler takes the whole value in one call.
+    ssize_t n;
+    do { n = write(fd, buf, len); } while (n < 0 && errno == EINTR);
+    int result = n < 0 ? NEG_ERRNO : 0;
+    close(fd);
+    return result;
 }
 
 // MARK: - Text addresses

@@ -15,18 +15,59 @@
 extern "C" {
 #endif
 
-// MARK: - Constants Swift may not see through Glibc
+// MARK: - Constants
+//
+// Macros, so that the .c files can _Static_assert each against the system header's value (Swift
+// imports them as Int32). Some are not in the headers Swift sees through Glibc (IP_LOCAL_PORT_RANGE
+// is only in <linux/in.h> on glibc 2.36); the rest are here so that Swift names no number itself.
 
-static const int BK_IP_FREEBIND = 15;
-static const int BK_IP_TRANSPARENT = 19;
-static const int BK_IP_LOCAL_PORT_RANGE = 51;
-static const int BK_IPV6_FREEBIND = 78;
-static const int BK_IPV6_TRANSPARENT = 75;
-static const int BK_IPV6_V6ONLY = 26;
-static const int BK_SO_REUSEPORT = 15;
-static const int BK_SO_BINDTODEVICE = 25;
-static const int BK_IFNAMSIZ = 16;
-static const int BK_SIN6_LEN_RFC2133 = 24;
+#define BK_SOL_SOCKET 1
+#define BK_IPPROTO_IP 0
+#define BK_IPPROTO_IPV6 41
+
+#define BK_SO_REUSEADDR 2
+#define BK_SO_KEEPALIVE 9
+#define BK_SO_SNDBUF 7
+#define BK_SO_RCVBUF 8
+#define BK_SO_REUSEPORT 15
+#define BK_SO_RCVTIMEO 20
+#define BK_SO_SNDTIMEO 21
+#define BK_SO_BINDTODEVICE 25
+
+#define BK_IP_FREEBIND 15
+#define BK_IP_TRANSPARENT 19
+#define BK_IP_LOCAL_PORT_RANGE 51
+#define BK_IPV6_V6ONLY 26
+#define BK_IPV6_TRANSPARENT 75
+#define BK_IPV6_FREEBIND 78
+
+// The states TCP_INFO's tcpi_state reports (<netinet/tcp.h>).
+#define BK_TCP_ESTABLISHED 1
+#define BK_TCP_SYN_SENT 2
+#define BK_TCP_SYN_RECV 3
+#define BK_TCP_FIN_WAIT1 4
+#define BK_TCP_FIN_WAIT2 5
+#define BK_TCP_TIME_WAIT 6
+#define BK_TCP_CLOSE 7
+#define BK_TCP_CLOSE_WAIT 8
+#define BK_TCP_LAST_ACK 9
+#define BK_TCP_LISTEN 10
+#define BK_TCP_CLOSING 11
+
+#define BK_SHUT_RD 0
+#define BK_SHUT_WR 1
+#define BK_SHUT_RDWR 2
+
+#define BK_IFNAMSIZ 16
+#define BK_IFF_UP 0x1
+#define BK_IFF_LOOPBACK 0x8
+#define BK_IFF_RUNNING 0x40
+
+/// The length of a sockaddr_in6 without sin6_scope_id (RFC 2133), which the kernel accepts.
+#define BK_SIN6_LEN_RFC2133 24
+
+/// For the .c files: the offset of a field Swift reads, checked at compile time.
+#define BK_FIELD(type, field, offset) _Static_assert(offsetof(type, field) == (offset), #type "." #field)
 
 // MARK: - Socket addresses
 
@@ -56,7 +97,10 @@ int bk_bind(int fd, const bk_addr *a);
 int bk_bind_raw(int fd, const void *sa, socklen_t len);
 int bk_listen(int fd, int backlog);
 /// connect(2); with timeout_ms >= 0 the socket is made non-blocking for the call and
-/// poll(2) waits at most that long (-ETIMEDOUT past it).
+/// poll(2) waits at most that long (-ETIMEDOUT past it). A signal never ends the wait: after EINTR
+/// the connection goes on in the kernel, so this waits for it with poll(2) (what is left of the
+/// timeout, or of SO_SNDTIMEO without one: -EINPROGRESS past that, as connect(2) itself says) and
+/// reads SO_ERROR, instead of calling connect() again.
 int bk_connect(int fd, const bk_addr *a, int timeout_ms);
 /// accept4(2) with SOCK_CLOEXEC; `peer` may be NULL. Returns the new descriptor.
 int bk_accept(int fd, bk_addr *peer);
@@ -71,10 +115,24 @@ int bk_getsockopt_raw(int fd, int level, int name, void *value, socklen_t *len);
 /// SO_RCVTIMEO / SO_SNDTIMEO in microseconds.
 int bk_set_timeout_us(int fd, int name, int64_t usec);
 int bk_get_timeout_us(int fd, int name, int64_t *usec);
+/// SO_LINGER: `on` 0 or 1, `seconds` the linger time.
+int bk_set_linger(int fd, int on, int seconds);
+int bk_get_linger(int fd, int *on, int *seconds);
+/// TCP_INFO's tcpi_state (a BK_TCP_* state), or -errno.
+int bk_get_tcp_state(int fd);
 int bk_set_nonblocking(int fd, bool on);
 int bk_get_nonblocking(int fd);
 /// Counts entries of /proc/self/fd (less the one used to read it).
 int bk_count_open_fds(void);
+
+// MARK: - Files (for /proc/sys)
+
+/// Reads at most `cap` bytes of the file at `path` from its start: the count read (`cap` when
+/// there may be more), or -errno of open(2) or read(2).
+int64_t bk_read_file(const char *path, void *buf, size_t cap);
+/// Opens `path` for writing (no creation, no truncation: a /proc/sys entry) and writes `len`
+/// bytes in one write(2): 0, or -errno of open(2) or write(2).
+int bk_write_file(const char *path, const void *buf, size_t len);
 
 // MARK: - Text addresses through the C library (the oracle for tests and benchmarks)
 
@@ -119,6 +177,8 @@ int bk_in_initial_userns(void);
 
 /// The calling thread's securebits (prctl PR_GET_SECUREBITS), or -errno.
 int bk_securebits(void);
+/// SECBIT_NOROOT (<linux/securebits.h>): uid 0 gains no capabilities by exec.
+#define BK_SECBIT_NOROOT 0x1
 
 /// Where the user namespace that owns the calling thread's network namespace stands.
 typedef struct bk_netns_owner {
@@ -191,8 +251,10 @@ int bk_if_indextoname(uint32_t index, char out[16]);
 
 /// unshare(CLONE_NEWNET): moves the calling thread into a new private network namespace.
 int bk_unshare_netns(void);
-/// Opens the calling thread's current network namespace (a descriptor for bk_setns).
+/// Opens the calling thread's current network namespace (a descriptor for bk_setns_net).
 int bk_netns_open_current(void);
+/// Opens a namespace file such as "/proc/<pid>/ns/net" or "/run/netns/<name>" (O_RDONLY).
+int bk_ns_open(const char *path);
 /// setns(fd, CLONE_NEWNET).
 int bk_setns_net(int fd);
 /// Brings an interface up (SIOCSIFFLAGS).

@@ -47,7 +47,8 @@ public struct Interface: Hashable, Sendable, Codable {
             var iface =
                 byName[name]
                 ?? Interface(
-                    name: name, index: e.index, isUp: e.flags & 0x1 != 0, isLoopback: e.flags & 0x8 != 0, addresses: [])
+                    name: name, index: e.index, isUp: e.flags & UInt32(BK_IFF_UP) != 0,
+                    isLoopback: e.flags & UInt32(BK_IFF_LOOPBACK) != 0, addresses: [])
             let bytes = withUnsafeBytes(of: e.addr) { Array($0) }
             if e.family == AddressFamily.inet.cValue, let a = IPv4Address(bytes: bytes.prefix(4)) {
                 iface.addresses.append(InterfaceAddress(ip: .v4(a), prefixLength: Int(e.prefix_len)))
@@ -146,12 +147,15 @@ public struct BindSysctls: Hashable, Sendable, Codable {
 public enum SysctlError: Error, CustomStringConvertible, Equatable {
     case badName(String)
     case badValue(name: String, value: String)
-    case io(name: String, errno: Int32)
+    /// Opening, reading or writing its file under /proc/sys failed: ENOENT for a name this kernel
+    /// (or this namespace) does not have, EACCES for one this process may not read or write,
+    /// EINVAL for a value the kernel refuses, …
+    case io(name: String, errno: Errno)
     public var description: String {
         switch self {
         case .badName(let n): "not a sysctl name: \(n)"
         case .badValue(let n, let v): "\(n): cannot read \"\(v)\""
-        case .io(let n, let e): "\(n): \(ErrnoName.name(e) ?? "errno \(e)")"
+        case .io(let n, let e): "\(n): \(e.name)"
         }
     }
 }
@@ -159,6 +163,9 @@ public enum SysctlError: Error, CustomStringConvertible, Equatable {
 /// Reads and writes `/proc/sys` entries by their dotted name. Writing is for private namespaces
 /// only: BindKit never writes a sysctl of the host's own namespace.
 public enum Sysctl {
+    /// The most a value may hold (the largest under /proc/sys/net are a few KiB).
+    static let maximumSize = 1 << 20
+
     public static func path(_ name: String) throws(SysctlError) -> String {
         let ok =
             !name.isEmpty && !name.contains("..") && !name.contains("/")
@@ -169,21 +176,43 @@ public enum Sysctl {
         return "/proc/sys/" + name.replacingOccurrences(of: ".", with: "/")
     }
 
+    /// Reads a value, without the spaces and newline around it. The corresponding C functions are
+    /// open(2) and read(2).
     public static func read(_ name: String) throws(SysctlError) -> String {
         let p = try path(name)
-        guard let data = FileManager.default.contents(atPath: p) else { throw .io(name: name, errno: Errno.noSuchFileOrDirectory.rawValue) }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        switch readFile(p) {
+        case .success(let bytes): return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        case .failure(let e): throw .io(name: name, errno: e)
+        }
     }
 
-    /// Writes a value; used only inside network namespaces the caller created.
+    /// Writes a value, in one write; used only inside network namespaces the caller created. The
+    /// corresponding C functions are open(2) and write(2).
     public static func write(_ name: String, _ value: String) throws(SysctlError) {
         let p = try path(name)
-        let fd = open(p, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .io(name: name, errno: errno) }
-        defer { _ = Glibc.close(fd) }
-        let bytes = Array(value.utf8)
-        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        if n < 0 { throw .io(name: name, errno: errno) }
+        if case .failure(let e) = writeFile(p, value) { throw .io(name: name, errno: e) }
+    }
+
+    /// The whole file at `path` (EFBIG past `maximumSize`).
+    static func readFile(_ path: String) -> Result<[UInt8], Errno> {
+        var capacity = 4096
+        while true {
+            var buffer = [UInt8](repeating: 0, count: capacity)
+            let n = buffer.withUnsafeMutableBytes { bk_read_file(path, $0.baseAddress, $0.count) }
+            switch shimResult(n) {
+            case .failure(let e): return .failure(e)
+            case .success(let count) where count < capacity: return .success(Array(buffer.prefix(Int(count))))
+            case .success:
+                // Full: there may be more. Read again from the start into more room.
+                guard capacity < maximumSize else { return .failure(.fileTooLarge) }
+                capacity *= 4
+            }
+        }
+    }
+
+    static func writeFile(_ path: String, _ value: String) -> Result<Void, Errno> {
+        var bytes = Array(value.utf8)
+        return shimVoid(bytes.withUnsafeMutableBytes { bk_write_file(path, $0.baseAddress, $0.count) })
     }
 }
 
@@ -195,7 +224,7 @@ public struct CapabilitySets: Hashable, Sendable, Codable {
     public var bounding: Set<Capability>
     public var ambient: Set<Capability>
 
-    init(_ c: bk_capsets) {
+    init(_ c: CapabilityMasks) {
         effective = Capability.set(fromMask: c.effective)
         permitted = Capability.set(fromMask: c.permitted)
         inheritable = Capability.set(fromMask: c.inheritable)
@@ -225,22 +254,6 @@ public struct CapabilitySets: Hashable, Sendable, Codable {
         try c.encode(bounding.sorted(), forKey: .bounding)
         try c.encode(ambient.sorted(), forKey: .ambient)
     }
-
-    /// The calling thread's sets (libcap).
-    public static func current() throws(SocketError) -> CapabilitySets {
-        var c = bk_capsets()
-        let r = bk_caps_self(&c)
-        if r < 0 { throw SocketError(errno: Errno(rawValue: -r), operation: "cap_get_proc") }
-        return CapabilitySets(c)
-    }
-
-    /// The file capabilities of an executable (cap_get_file); nil when it has none.
-    public static func ofFile(_ path: String) throws(SocketError) -> CapabilitySets? {
-        var c = bk_capsets()
-        let r = bk_caps_file(path, &c)
-        if r < 0 { throw SocketError(errno: Errno(rawValue: -r), operation: "cap_get_file(\(path))") }
-        return r == 0 ? nil : CapabilitySets(c)
-    }
 }
 
 /// Who the process is, for bind's privilege check.
@@ -261,10 +274,12 @@ public struct ProcessCredentials: Hashable, Sendable, Codable {
         self.noNewPrivileges = noNewPrivileges
     }
 
-    public static func current() throws(SocketError) -> ProcessCredentials {
+    /// The calling thread's. (Should /proc/self/uid_map or prctl fail, that part reads false.)
+    public static func current() throws(Errno) -> ProcessCredentials {
         ProcessCredentials(
             uid: getuid(), effectiveUID: geteuid(), capabilities: try CapabilitySets.current(),
-            inInitialUserNamespace: bk_in_initial_userns() == 1, noNewPrivileges: bk_no_new_privs() == 1)
+            inInitialUserNamespace: (try? ThreadCredentials.inInitialUserNamespace()) ?? false,
+            noNewPrivileges: (try? ThreadCredentials.noNewPrivileges()) ?? false)
     }
 }
 

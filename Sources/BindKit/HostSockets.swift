@@ -50,12 +50,12 @@ public struct HostSocket: Hashable, Sendable, Codable {
                 let ip = decodeHex(addr[0], family: family)
             else { continue }
             let state: State
-            switch (transport, stateCode) {
-            case (.tcp, 0x0A): state = .listening
-            case (.tcp, 0x06): state = .timeWait
-            case (.tcp, 0x01): state = .established
-            case (.tcp, 0x07), (.udp, 0x07): state = .bound
-            case (.udp, 0x01): state = .established
+            switch (transport, TCPState(rawValue: stateCode)) {
+            case (.tcp, .listen): state = .listening
+            case (.tcp, .timeWait): state = .timeWait
+            case (_, .established): state = .established
+            // An unconnected UDP socket is TCP_CLOSE too.
+            case (_, .close): state = .bound
             default: state = .other
             }
             out.append(

@@ -6,9 +6,9 @@ public enum ShutdownKind: Sendable {
     case read, write, both
     var cValue: Int32 {
         switch self {
-        case .read: 0  // SHUT_RD
-        case .write: 1  // SHUT_WR
-        case .both: 2  // SHUT_RDWR
+        case .read: BK_SHUT_RD
+        case .write: BK_SHUT_WR
+        case .both: BK_SHUT_RDWR
         }
     }
 }
@@ -77,7 +77,7 @@ public struct Socket: ~Copyable {
         } else {
             ms = -1
         }
-        try Socket.check(bk_connect(descriptor, &raw, ms), "connect", address)
+        try Socket.check(bk_connect(descriptor, &raw, ms), "connect", address: address)
     }
 
     /// Binds to `local` first (a client-side bind), then connects to `remote`.
@@ -134,8 +134,8 @@ public struct Socket: ~Copyable {
         }
     }
 
-    static func check(_ r: Int32, _ op: String, _ address: SocketAddress? = nil) throws(SocketError) {
-        if r < 0 { throw SocketError(errno: Errno(rawValue: -r), operation: op, address: address) }
+    static func check(_ r: Int32, _ op: String, option: String? = nil, address: SocketAddress? = nil) throws(SocketError) {
+        if r < 0 { throw SocketError(errno: Errno(rawValue: -r), operation: op, option: option, address: address) }
     }
 
     /// The C form of an address, with a zone name resolved to its interface index.
@@ -146,11 +146,11 @@ public struct Socket: ~Copyable {
             case nil: raw.scope_id = 0
             case .index(let i)?: raw.scope_id = i
             case .name(let name)?:
-                let idx = bk_if_nametoindex(name)
-                if idx <= 0 {
+                // What the kernel answers for a scope id that names no interface.
+                guard case .success(let index) = Interface._index(named: name) else {
                     return .failure(SocketError(errno: .operationNotSupportedByDevice, operation: operation, address: address))
                 }
-                raw.scope_id = UInt32(idx)
+                raw.scope_id = index
             }
         }
         return .success(raw)

@@ -1,33 +1,38 @@
 import SystemPackage
 
-/// A failed socket operation: the `Errno`, the operation, the address, and one line a
-/// person can act on.
+/// A failed socket operation: the `Errno`, the operation (and the option it was about), the
+/// address, and one line a person can act on.
 public struct SocketError: Error, Sendable, Equatable, CustomStringConvertible {
     public let errno: Errno
-    /// The C call (`bind`, `listen`, `setsockopt(SO_REUSEADDR)`, …).
+    /// The C call: `bind`, `listen`, `setsockopt`, …
     public let operation: String
+    /// What the call was about, when it takes an option: `SO_REUSEADDR` for `setsockopt` or
+    /// `getsockopt`, `O_NONBLOCK` for `fcntl`; nil for the other calls.
+    public let option: String?
     public let address: SocketAddress?
     /// Why this errno happens for this operation on Linux, and what would change it (built when
     /// read: most failures are only counted, never shown).
     public var explanation: String { SocketError.explain(errno, operation: operation, address: address) }
 
-    public init(errno: Errno, operation: String, address: SocketAddress? = nil) {
+    public init(errno: Errno, operation: String, option: String? = nil, address: SocketAddress? = nil) {
         self.errno = errno
         self.operation = operation
+        self.option = option
         self.address = address
     }
 
     /// The errno's symbolic name, e.g. `EADDRINUSE`.
-    public var errnoName: String { ErrnoName.name(errno.rawValue) ?? "errno \(errno.rawValue)" }
+    public var errnoName: String { errno.name }
 
+    /// `setsockopt(SO_REUSEADDR): EINVAL: …`, `bind(127.0.0.1:80): EACCES: …`.
     public var description: String {
+        let about = option.map { "(\($0))" } ?? ""
         let target = address.map { "(\($0))" } ?? ""
-        return "\(operation)\(target): \(errnoName): \(explanation)"
+        return "\(operation)\(about)\(target): \(errnoName): \(explanation)"
     }
 
     static func explain(_ errno: Errno, operation: String, address: SocketAddress?) -> String {
-        let op = operation.split(separator: "(").first.map(String.init) ?? operation
-        switch (op, errno) {
+        switch (operation, errno) {
         case ("bind", .addressInUse):
             return
                 "another socket already holds this address and port for this transport; SO_REUSEADDR on both (and the holder not listening) or SO_REUSEPORT on both (same user) would share it (`bindcheck explain` names the holder)"

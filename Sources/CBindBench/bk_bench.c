@@ -8,6 +8,24 @@
 #include <string.h>
 #include <unistd.h>
 
+// The structs Swift fills field by field: their size and the offset of every field.
+_Static_assert(sizeof(bk_bench_sock) == 80, "bk_bench_sock");
+BK_FIELD(bk_bench_sock, family, 0);
+BK_FIELD(bk_bench_sock, transport, 4);
+BK_FIELD(bk_bench_sock, v6only, 8);
+BK_FIELD(bk_bench_sock, reuseaddr, 12);
+BK_FIELD(bk_bench_sock, reuseport, 16);
+BK_FIELD(bk_bench_sock, freebind, 20);
+BK_FIELD(bk_bench_sock, uid, 24);
+BK_FIELD(bk_bench_sock, caps, 32);
+BK_FIELD(bk_bench_sock, addr, 40);
+BK_FIELD(bk_bench_sock, listen, 72);
+BK_FIELD(bk_bench_sock, timewait, 76);
+_Static_assert(sizeof(bk_bench_cell) == 168, "bk_bench_cell");
+BK_FIELD(bk_bench_cell, a, 0);
+BK_FIELD(bk_bench_cell, has_b, 80);
+BK_FIELD(bk_bench_cell, b, 88);
+
 static void with_creds(const bk_bench_sock *s, uint64_t permitted, int enter) {
     uint64_t mask = s->caps & permitted;
     if (s->uid == 0 && mask == permitted) return;

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BindConformance
+import BindKit
 
 struct Privileged: ParsableCommand {
     static let configuration = CommandConfiguration(

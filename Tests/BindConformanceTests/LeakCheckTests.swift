@@ -1,6 +1,5 @@
 import BindConformance
 import BindTestSupport
-import CBindShim
 import Foundation
 import Testing
 

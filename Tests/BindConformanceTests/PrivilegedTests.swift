@@ -2,7 +2,6 @@ import BindConformance
 import BindKit
 import BindRules
 import BindTestSupport
-import CBindShim
 import Foundation
 import Testing
 
@@ -32,9 +31,9 @@ struct KernelAnswer: Sendable, CustomStringConvertible {
     var port: UInt16
     var answers: [ChildBind]
     /// No bind was refused with EACCES (privilege comes before every other check on a free port).
-    var allowed: Bool { !answers.contains(.failed(errno: EACCES, call: "bind")) }
+    var allowed: Bool { !answers.contains(.failed(errno: .permissionDenied, call: .bind)) }
     /// Every bind succeeded or every one was refused: the families and transports agree.
-    var consistent: Bool { answers.allSatisfy { $0 == .ok } || answers.allSatisfy { $0 == .failed(errno: EACCES, call: "bind") } }
+    var consistent: Bool { answers.allSatisfy { $0 == .ok } || answers.allSatisfy { $0 == .failed(errno: .permissionDenied, call: .bind) } }
     var description: String { "port \(port): " + answers.map(\.description).joined(separator: ", ") }
 }
 

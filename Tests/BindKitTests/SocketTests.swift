@@ -135,6 +135,61 @@ struct SocketTests {
         #expect(e3?.errnoName == "EINVAL")
     }
 
+    @Test func errorsNameTheOptionApartFromTheCall() throws {
+        let v4 = try Socket(family: .inet, transport: .udp)
+        let e = #expect(throws: SocketError.self) { try v4.setV6Only(true) }
+        #expect(e?.operation == "setsockopt")
+        #expect(e?.option == "IPV6_V6ONLY")
+        // The explanation is the one of setsockopt, found from the typed operation.
+        #expect(
+            e?.description.hasPrefix("setsockopt(IPV6_V6ONLY): ENOPROTOOPT: this option does not exist") == true, "\(String(describing: e))"
+        )
+        let e2 = #expect(throws: SocketError.self) { try v4.tcpState() }
+        #expect(e2?.operation == "getsockopt" && e2?.option == "TCP_INFO")
+        #expect(e2?.description.hasPrefix("getsockopt(TCP_INFO): ") == true)
+        let bind = SocketError(errno: .permissionDenied, operation: "bind", address: try SocketAddress(parsing: "0.0.0.0:80"))
+        #expect(bind.option == nil)
+        #expect(bind.description.hasPrefix("bind(0.0.0.0:80): EACCES: ports below"))
+    }
+
+    @Test(
+        "SO_LINGER set and read back; with 0, close resets the connection; TCP_INFO follows its state",
+        .enabled(if: mayMakeNamespaces, "needs root to create a network namespace"))
+    func lingerAndTCPState() throws {
+        struct Seen {
+            var lingers: [Int32?]
+            var listening, connected, afterReset: TCPState
+            var peerRead: Errno?
+        }
+        let seen = try inFreshNamespace { () throws -> Seen in
+            let listener = try Socket(family: .inet, transport: .tcp)
+            try listener.bind(to: SocketAddress(ip: .v4(.loopback), port: 0))
+            try listener.listen()
+            let client = try Socket(family: .inet, transport: .tcp)
+            var lingers: [Int32?] = [try client.linger()]
+            for value in [7, nil, 0] as [Int32?] {
+                try client.setLinger(value)
+                lingers.append(try client.linger())
+            }
+            try client.connect(to: try listener.localAddress, timeout: .seconds(2))
+            let accepted = try listener.accept()
+            let connected = try accepted.tcpState()
+            try client.close()
+            let peerRead = errno {
+                var byte: UInt8 = 0
+                _ = try withUnsafeMutableBytes(of: &byte) { try FileDescriptor(rawValue: accepted.descriptor).read(into: $0) }
+            }
+            return Seen(
+                lingers: lingers, listening: try listener.tcpState(), connected: connected, afterReset: try accepted.tcpState(),
+                peerRead: peerRead)
+        }
+        #expect(seen.lingers == [nil, 7, nil, 0])
+        #expect(seen.listening == .listen)
+        #expect(seen.connected == .established)
+        #expect(seen.peerRead == .connectionReset, "SO_LINGER 0: close sends RST")
+        #expect(seen.afterReset == .close)
+    }
+
     @Test func sockaddrRoundTripThroughTheShim() throws {
         for text in ["127.0.0.1:80", "0.0.0.0:0", "[::1]:65535", "[fe80::1%7]:9", "[::ffff:192.0.2.1]:443", "[2001:db8::1]:1"] {
             let a = try SocketAddress(parsing: text)

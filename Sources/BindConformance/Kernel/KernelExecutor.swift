@@ -1,6 +1,5 @@
 import BindKit
 import BindRules
-import CBindShim
 import Foundation
 import SystemPackage
 
@@ -36,10 +35,7 @@ package final class KernelExecutor {
     /// Every capability, as a socket created by uid 0 without `caps` holds them.
     private let allCaps = Capability.mask(of: Set(Capability.allCases))
     /// The thread's permitted set: the most any step can hold.
-    private let permitted: UInt64 = {
-        var c = bk_capsets()
-        return bk_caps_self(&c) == 0 ? c.permitted : 0
-    }()
+    private let permitted: UInt64 = (try? ThreadCredentials.capabilityMasks().permitted) ?? 0
 
     /// Runs one step and names the result: "ok" or an errno name.
     package func perform(_ step: Step) -> Outcome {
@@ -99,10 +95,9 @@ package final class KernelExecutor {
         if let known = interfaceIndexes.first(where: { $0.name == name }) {
             a.zone = .index(known.index)
         } else {
-            let index = bk_if_nametoindex(name)
-            guard index > 0 else { return ip }
-            interfaceIndexes.append((name, UInt32(index)))
-            a.zone = .index(UInt32(index))
+            guard let index = try? Interface.index(named: name) else { return ip }
+            interfaceIndexes.append((name, index))
+            a.zone = .index(index)
         }
         return .v6(a)
     }
@@ -120,10 +115,7 @@ package final class KernelExecutor {
     /// uid 0 with every capability. Only this thread changes (raw setresuid, capset).
     /// The credentials this thread holds now (read once, then tracked).
     private var heldUID: UInt32 = geteuid()
-    private var heldMask: UInt64 = {
-        var c = bk_capsets()
-        return bk_caps_self(&c) == 0 ? c.effective : 0
-    }()
+    private var heldMask: UInt64 = (try? ThreadCredentials.capabilityMasks().effective) ?? 0
 
     /// Runs `body` with the thread's effective uid and capabilities set as given. Only this
     /// thread changes (raw setresuid, capset), and only when they differ from what it holds;
@@ -139,10 +131,10 @@ package final class KernelExecutor {
         if uid != heldUID {
             // Another non-zero uid is reached through 0 (only uid 0 may take any euid). From 0
             // the kernel clears the effective set, back to 0 it restores it: it is set after.
-            if heldUID != 0 && uid != 0 && bk_thread_set_euid(0) == 0 { heldUID = 0 }
-            if bk_thread_set_euid(uid) == 0 { heldUID = uid }
+            if heldUID != 0 && uid != 0 && (try? ThreadCredentials.setEffectiveUID(0)) != nil { heldUID = 0 }
+            if (try? ThreadCredentials.setEffectiveUID(uid)) != nil { heldUID = uid }
         }
-        if bk_thread_set_effective_caps(mask) == 0 { heldMask = mask }
+        if (try? ThreadCredentials.setEffectiveCapabilities(mask)) != nil { heldMask = mask }
     }
 
     /// Back to uid 0 with every permitted capability (a no-op when already so).
@@ -252,7 +244,7 @@ package final class KernelExecutor {
         _ = Glibc.read(client.descriptor, &byte, 1)
         try client.shutdown(.write)
         for _ in 0..<5000 {
-            if tcpState(client.descriptor) == 7 { break }  // TCP_CLOSE
+            if (try? client.tcpState()) == .close { break }
             usleep(200)
         }
     }
@@ -265,12 +257,4 @@ package final class KernelExecutor {
     }
 
     deinit { restoreCredentials() }
-
-    private static func tcpState(_ fd: Int32) -> UInt8 {
-        var info = [UInt8](repeating: 0, count: 256)
-        var len = socklen_t(info.count)
-        // IPPROTO_TCP (6), TCP_INFO (11)
-        let r = info.withUnsafeMutableBytes { bk_getsockopt_raw(fd, 6, 11, $0.baseAddress, &len) }
-        return r == 0 ? info[0] : 0
-    }
 }

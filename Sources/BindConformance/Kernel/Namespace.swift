@@ -1,21 +1,39 @@
 import BindKit
-import CBindShim
 import Foundation
 import SystemPackage
 
 /// Why a kernel run could not start.
 public enum NamespaceError: Error, CustomStringConvertible, Equatable {
     /// The process may not create network namespaces (needs CAP_SYS_ADMIN; CAP_NET_ADMIN for the fixture).
-    case notPermitted(String)
+    case notPermitted(NamespaceFailure)
     /// Building the fixture failed.
-    case setup(String)
+    case setup(NamespaceFailure)
 
     public var description: String {
         switch self {
-        case .notPermitted(let s): "needs privilege: \(s)"
-        case .setup(let s): "namespace setup failed: \(s)"
+        case .notPermitted(let f): "needs privilege: \(f)"
+        case .setup(let f): "namespace setup failed: \(f.step): \(f.errno.name)"
         }
     }
+}
+
+/// A system call that failed while a namespace was made or its fixture built: what was being
+/// done, and the `Errno` it failed with.
+public struct NamespaceFailure: Equatable, Sendable, CustomStringConvertible {
+    /// What was being done: `unshare(CLONE_NEWNET)`, `veth bk0/bk1`, `sysctl net.ipv4.ip_nonlocal_bind=1`, …
+    public var step: String
+    public var errno: Errno
+    /// What would let it succeed, when that is known.
+    public var hint: String?
+
+    public init(step: String, errno: Errno, hint: String? = nil) {
+        self.step = step
+        self.errno = errno
+        self.hint = hint
+    }
+
+    /// `unshare(CLONE_NEWNET) failed with EPERM; run as root …`
+    public var description: String { "\(step) failed with \(errno.name)" + (hint.map { "; " + $0 } ?? "") }
 }
 
 /// The namespace fixture of SCENARIOS.md.
@@ -30,37 +48,31 @@ public enum Fixture {
     /// Builds the fixture in the calling thread's (fresh) network namespace.
     static func build() throws(NamespaceError) {
         // No kernel-generated IPv6 addresses on the veth pair: set before the pair exists.
-        do { try Sysctl.write("net.ipv6.conf.default.addr_gen_mode", "1") } catch {
-            throw .setup("net.ipv6.conf.default.addr_gen_mode: \(error)")
+        try setSysctl("net.ipv6.conf.default.addr_gen_mode", "1")
+        try step("lo up") { () throws(Errno) in try NetworkNamespace.setLinkUp("lo") }
+        try step("veth \(veth)/\(peer)") { () throws(Errno) in try NetworkNamespace.createVethPair(veth, peer: peer) }
+        let index = try step("index of \(veth)") { () throws(Errno) in try Interface.index(named: veth) }
+        try step("\(ipv4)/\(ipv4Prefix)") { () throws(Errno) in
+            try NetworkNamespace.addAddress(.v4(ipv4), prefixLength: UInt8(ipv4Prefix), toInterface: index)
         }
-        try check(bk_link_up("lo"), "lo up")
-        try check(bk_veth_create(veth, peer), "veth \(veth)/\(peer)")
-        let index = bk_if_nametoindex(veth)
-        try check(index, "index of \(veth)")
-        try check(
-            ipv4.bytes.withUnsafeBufferPointer { bk_addr_add(UInt32(index), AF_INET, $0.baseAddress, UInt8(ipv4Prefix), false) },
-            "192.0.2.1/24")
         for a in [ipv6, linkLocal] {
-            try check(a.bytes.withUnsafeBufferPointer { bk_addr_add(UInt32(index), AF_INET6, $0.baseAddress, 64, true) }, "\(a)/64")
+            try step("\(a)/64") { () throws(Errno) in
+                try NetworkNamespace.addAddress(.v6(a), prefixLength: 64, toInterface: index, noDAD: true)
+            }
         }
-        try check(bk_link_up(veth), "\(veth) up")
-        try check(bk_link_up(peer), "\(peer) up")
+        try step("\(veth) up") { () throws(Errno) in try NetworkNamespace.setLinkUp(veth) }
+        try step("\(peer) up") { () throws(Errno) in try NetworkNamespace.setLinkUp(peer) }
         // Routes to the new addresses are installed asynchronously (addrconf work, carrier); until
         // then a connection to them (a `timewait` step) can fail with EHOSTUNREACH. A UDP connect
         // sends nothing and fails the same way, so wait until it succeeds for each address.
         let targets: [IPAddress] = [.v4(ipv4), .v6(ipv6), .v6(IPv6Address(high: linkLocal.high, low: linkLocal.low, zone: .name(veth)))]
         for ip in targets {
-            var ready = false
-            for _ in 0..<2000 where !ready {
-                if let probe = try? Socket(family: ip.family, transport: .udp),
-                    (try? probe.connect(to: SocketAddress(ip: ip, port: 9))) != nil
-                {
-                    ready = true
-                } else {
-                    usleep(500)
-                }
+            var failure: Errno? = .noRouteToHost
+            for _ in 0..<2000 where failure != nil {
+                failure = udpConnectFailure(to: ip)
+                if failure != nil { usleep(500) }
             }
-            if !ready { throw .setup("no route to \(ip) after 1 s") }
+            if let failure { throw .setup(NamespaceFailure(step: "waiting 1 s for a route to \(ip)", errno: failure)) }
         }
         // A route is not yet a local one: until an IPv6 address's local route is in place, a TCP
         // connection to it leaves through bk0 and fails after 3 s of neighbour discovery
@@ -72,7 +84,18 @@ public enum Fixture {
                 ready = connectsAtOnce(to: ip)
                 if !ready { usleep(500) }
             }
-            if !ready { throw .setup("no TCP connection to \(ip) after 1 s") }
+            if !ready { throw .setup(NamespaceFailure(step: "waiting 1 s for a TCP connection to \(ip)", errno: .timedOut)) }
+        }
+    }
+
+    /// Why a UDP connect to `ip` fails (it sends nothing: only the route is looked up), or nil.
+    private static func udpConnectFailure(to ip: IPAddress) -> Errno? {
+        do throws(SocketError) {
+            let probe = try Socket(family: ip.family, transport: .udp)
+            try probe.connect(to: SocketAddress(ip: ip, port: 9))
+            return nil
+        } catch {
+            return error.errno
         }
     }
 
@@ -83,16 +106,26 @@ public enum Fixture {
             (try? listener.bind(to: SocketAddress(ip: ip, port: 0))) != nil,
             (try? listener.listen(backlog: 1)) != nil,
             let target = try? listener.localAddress,
-            let client = try? Socket(family: ip.family, transport: .tcp)
+            let client = try? Socket(family: ip.family, transport: .tcp),
+            (try? client.setLinger(0)) != nil
         else { return false }
-        var linger: (onoff: Int32, seconds: Int32) = (1, 0)  // struct linger, for SOL_SOCKET (1), SO_LINGER (13)
-        _ = bk_setsockopt_raw(
-            client.descriptor, 1, 13, &linger, socklen_t(MemoryLayout.size(ofValue: linger)))
         return (try? client.connect(to: target, timeout: .milliseconds(1))) != nil
     }
 
-    private static func check(_ r: Int32, _ what: String) throws(NamespaceError) {
-        if r < 0 { throw .setup("\(what): \(ErrnoName.name(-r) ?? "errno \(-r)")") }
+    /// Runs one system call of the fixture: its error becomes a `.setup` failure of `what`.
+    @discardableResult
+    private static func step<T>(_ what: String, _ body: () throws(Errno) -> T) throws(NamespaceError) -> T {
+        do throws(Errno) { return try body() } catch { throw .setup(NamespaceFailure(step: what, errno: error)) }
+    }
+
+    /// Writes a sysctl of the fixture's namespace. A name or value Sysctl refuses before any
+    /// system call is EINVAL, as the kernel would answer a bad value.
+    static func setSysctl(_ name: String, _ value: String) throws(NamespaceError) {
+        do throws(SysctlError) { try Sysctl.write(name, value) } catch {
+            let e: Errno
+            if case .io(_, let io) = error { e = io } else { e = .invalidArgument }
+            throw .setup(NamespaceFailure(step: "sysctl \(name)=\(value)", errno: e))
+        }
     }
 }
 
@@ -105,49 +138,22 @@ public func withPrivateNamespace<T: Sendable>(
     _ body: @escaping @Sendable (HostFacts) throws -> T
 ) throws -> T {
     try onJoinedThread {
-        let r = bk_unshare_netns()
-        if r < 0 {
-            let name = ErrnoName.name(-r) ?? "errno \(-r)"
+        do throws(Errno) { try NetworkNamespace.unshare() } catch {
             throw NamespaceError.notPermitted(
-                "unshare(CLONE_NEWNET) failed with \(name); run as root or with CAP_SYS_ADMIN and CAP_NET_ADMIN")
+                NamespaceFailure(step: "unshare(CLONE_NEWNET)", errno: error, hint: "run as root or with CAP_SYS_ADMIN and CAP_NET_ADMIN"))
         }
         try Fixture.build()
-        for (name, value) in sysctls {
-            do { try Sysctl.write(name, value) } catch {
-                throw NamespaceError.setup("sysctl \(name)=\(value): \(error)")
-            }
-        }
+        for (name, value) in sysctls { try Fixture.setSysctl(name, value) }
         return try body(try HostFacts.current())
     }
 }
 
-/// Runs `body` on a new thread with an 8 MiB stack and returns (or throws) what it did once the
-/// thread has ended: pthread_join, which Foundation's `Thread` does not offer.
+/// Runs `body` on a thread of its own and returns (or throws) what it did once the thread has
+/// ended.
 func onJoinedThread<T>(_ body: @escaping () throws -> T) throws -> T {
-    var result: Result<T, any Error>?
-    // A C thread start takes one pointer: a boxed closure that stores the result.
-    let context = Unmanaged.passRetained(ThreadStart { result = Result { try body() } }).toOpaque()
-    var attributes = pthread_attr_t()
-    pthread_attr_init(&attributes)
-    defer { pthread_attr_destroy(&attributes) }
-    pthread_attr_setstacksize(&attributes, 8 << 20)
-    var thread = pthread_t()
-    let r = pthread_create(
-        &thread, &attributes,
-        { context in
-            Unmanaged<ThreadStart>.fromOpaque(context!).takeRetainedValue().run()
-            return nil
-        }, context)
-    if r != 0 {
-        Unmanaged<ThreadStart>.fromOpaque(context).release()
-        throw NamespaceError.setup("pthread_create: \(ErrnoName.name(r) ?? "errno \(r)")")
+    let result: Result<T, any Error>
+    do throws(Errno) { result = try JoinedThread.run(body) } catch {
+        throw NamespaceError.setup(NamespaceFailure(step: "pthread_create", errno: error))
     }
-    pthread_join(thread, nil)  // the thread's writes happen before the join returns
-    return try result!.get()
-}
-
-/// What a joined thread runs.
-final class ThreadStart {
-    let run: () -> Void
-    init(_ run: @escaping () -> Void) { self.run = run }
+    return try result.get()
 }

@@ -1,6 +1,5 @@
 import BindKit
 import BindRules
-import CBindShim
 import Foundation
 import SystemPackage
 
@@ -9,9 +8,32 @@ public enum PrivilegeInputError: Error, CustomStringConvertible, Equatable, Send
     case badPort(String)
     case unknownUser(String)
     case missingBinary(String)
-    case unreadableBinary(path: String, why: String)
-    /// The host's facts could not be read (no /proc, …).
-    case facts(String)
+    case unreadableBinary(path: String, why: UnreadableBinary)
+    /// The host's facts could not be read: `operation` (what was being read) failed with `errno`.
+    case facts(operation: String, errno: Errno)
+    /// A sysctl of the host's facts could not be read or is not what it should be.
+    case sysctl(SysctlError)
+
+    /// Why a binary cannot be read.
+    public enum UnreadableBinary: Equatable, Sendable, CustomStringConvertible {
+        case emptyPath
+        case nulInPath
+        case directory
+        case notRegularFile
+        /// stat(2) or cap_get_fd(3) failed.
+        case errno(Errno)
+
+        public var description: String {
+            switch self {
+            case .emptyPath: "an empty path"
+            case .nulInPath: "the path holds a NUL byte"
+            case .directory: "a directory, not an executable file"
+            case .notRegularFile: "not a regular file"
+            case .errno(let e) where e == .permissionDenied: "permission denied (\(e.name))"
+            case .errno(let e): "\(e) (\(e.name))"
+            }
+        }
+    }
 
     public var description: String {
         switch self {
@@ -19,7 +41,8 @@ public enum PrivilegeInputError: Error, CustomStringConvertible, Equatable, Send
         case .unknownUser(let u): "no user \(u.debugDescription) on this host (give a name from the password database or a numeric uid)"
         case .missingBinary(let p): "no such file: \(p.debugDescription)"
         case .unreadableBinary(let p, let why): "cannot read \(p.debugDescription): \(why)"
-        case .facts(let s): "cannot read this host's facts: \(s)"
+        case .facts(let operation, let e): "cannot read this host's facts: \(operation): \(e.name)"
+        case .sysctl(let e): "cannot read this host's facts: \(e)"
         }
     }
 
@@ -27,7 +50,7 @@ public enum PrivilegeInputError: Error, CustomStringConvertible, Equatable, Send
     public var exitCode: Int32 {
         switch self {
         case .missingBinary: 66
-        case .facts: 71
+        case .facts, .sysctl: 71
         default: 64
         }
     }
@@ -46,14 +69,15 @@ extension PrivilegeFacts {
     /// about to exec `binary`.
     public static func current(binary: BinaryFacts? = nil) throws(PrivilegeInputError) -> PrivilegeFacts {
         let caps: CapabilitySets
-        do { caps = try CapabilitySets.current() } catch { throw .facts("\(error)") }
+        do throws(Errno) { caps = try CapabilitySets.current() } catch { throw .facts(operation: "cap_get_proc", errno: error) }
         let euid = geteuid()
         let name = userName(of: euid)
-        let securebits = bk_securebits()
+        // Should prctl fail (it does not), the bit reads as clear.
+        let securebits = (try? ThreadCredentials.securebits()) ?? []
         return PrivilegeFacts(
             subject: "this process", userName: name, uid: getuid(), euid: euid, gid: getgid(), egid: getegid(),
-            // Bit 0 of the securebits is SECBIT_NOROOT.
-            capabilities: caps, noNewPrivileges: bk_no_new_privs() == 1, secureNoRoot: securebits > 0 && securebits & 1 != 0,
+            capabilities: caps, noNewPrivileges: (try? ThreadCredentials.noNewPrivileges()) ?? false,
+            secureNoRoot: securebits.contains(.noRoot),
             unprivilegedPortStart: try unprivilegedPortStart(), userNamespace: try userNamespace(), binary: binary,
             tools: HostTools.current())
     }
@@ -63,7 +87,9 @@ extension PrivilegeFacts {
     public static func user(_ spec: String, binary: BinaryFacts? = nil) throws(PrivilegeInputError) -> PrivilegeFacts {
         guard let (uid, gid, name) = lookUpUser(spec) else { throw .unknownUser(spec) }
         var bounding: Set<Capability>
-        do { bounding = try CapabilitySets.current().bounding } catch { throw .facts("\(error)") }
+        do throws(Errno) { bounding = try CapabilitySets.current().bounding } catch {
+            throw .facts(operation: "cap_get_proc", errno: error)
+        }
         if bounding.isEmpty { bounding = Set(Capability.allCases) }
         return PrivilegeFacts(
             subject: "user " + (name ?? "with uid \(uid)"), userName: name, uid: uid, gid: gid,
@@ -74,23 +100,32 @@ extension PrivilegeFacts {
     /// `net.ipv4.ip_unprivileged_port_start` of the calling thread's network namespace.
     public static func unprivilegedPortStart() throws(PrivilegeInputError) -> Int {
         let name = "net.ipv4.ip_unprivileged_port_start"
-        do {
-            guard let v = Int(try Sysctl.read(name)) else { throw PrivilegeInputError.facts("\(name) is not a number") }
-            return v
-        } catch let e as PrivilegeInputError { throw e } catch { throw .facts("\(error)") }
+        let text: String
+        do throws(SysctlError) { text = try Sysctl.read(name) } catch { throw .sysctl(error) }
+        guard let v = Int(text) else { throw .sysctl(.badValue(name: name, value: text)) }
+        return v
     }
 
     /// The calling thread's user namespace and where the owner of its network namespace stands.
     public static func userNamespace() throws(PrivilegeInputError) -> UserNamespaceFacts {
-        var owner = bk_netns_owner()
-        let r = bk_netns_owner_relation(&owner)
-        if r < 0 { throw .facts("NS_GET_USERNS on /proc/thread-self/ns/net: \(ErrnoName.name(-r) ?? "errno \(-r)")") }
-        let relation: NetworkNamespaceOwner = owner.relation == 0 ? .own : owner.relation == 1 ? .descendant : .outside
+        let owner: NetworkNamespace.Owner
+        do throws(Errno) { owner = try NetworkNamespace.owner() } catch {
+            throw .facts(operation: "NS_GET_USERNS on /proc/thread-self/ns/net", errno: error)
+        }
+        let relation: NetworkNamespaceOwner
+        var childOwnerUID: UInt32?
+        switch owner {
+        case .own: relation = .own
+        case .descendant(let uid):
+            relation = .descendant
+            childOwnerUID = uid
+        case .outside: relation = .outside
+        }
         let map = (try? String(contentsOfFile: "/proc/thread-self/uid_map", encoding: .utf8)) ?? ""
         let lines = map.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
         return UserNamespaceFacts(
-            isInitial: lines == ["0 0 4294967295"], networkNamespaceOwner: relation,
-            childOwnerUID: relation == .descendant ? owner.child_owner_uid : nil, uidMap: lines.joined(separator: "\n"))
+            isInitial: lines == ["0 0 4294967295"], networkNamespaceOwner: relation, childOwnerUID: childOwnerUID,
+            uidMap: lines.joined(separator: "\n"))
     }
 
     /// uid, gid and name of a user given by name or number; nil when the name is unknown or the
@@ -135,22 +170,20 @@ extension BinaryFacts {
     /// What execve() would look at: the file's capabilities (`cap_get_fd`), mode, owner, and
     /// whether its file system is mounted nosuid.
     public static func read(_ path: String) throws(PrivilegeInputError) -> BinaryFacts {
-        guard !path.isEmpty else { throw .unreadableBinary(path: path, why: "an empty path") }
-        guard !path.contains("\0") else { throw .unreadableBinary(path: path, why: "the path holds a NUL byte") }
-        var st = stat()
-        if stat(path, &st) < 0 {
-            let e = errno
-            if e == ENOENT || e == ENOTDIR { throw .missingBinary(path) }
-            throw .unreadableBinary(path: path, why: errnoText(e))
+        guard !path.isEmpty else { throw .unreadableBinary(path: path, why: .emptyPath) }
+        guard !path.contains("\0") else { throw .unreadableBinary(path: path, why: .nulInPath) }
+        let st: stat
+        do throws(Errno) { st = try Stat(FilePath(path)).rawValue } catch {
+            if error == .noSuchFileOrDirectory || error == .notDirectory { throw .missingBinary(path) }
+            throw .unreadableBinary(path: path, why: .errno(error))
         }
         guard st.st_mode & S_IFMT == S_IFREG else {
-            throw .unreadableBinary(
-                path: path, why: st.st_mode & S_IFMT == S_IFDIR ? "a directory, not an executable file" : "not a regular file")
+            throw .unreadableBinary(path: path, why: st.st_mode & S_IFMT == S_IFDIR ? .directory : .notRegularFile)
         }
         let caps: CapabilitySets?
-        do { caps = try CapabilitySets.ofFile(path) } catch {
-            if error.errno == .noSuchFileOrDirectory { throw .missingBinary(path) }
-            throw .unreadableBinary(path: path, why: errnoText(error.errno.rawValue))
+        do throws(Errno) { caps = try CapabilitySets.ofFile(path) } catch {
+            if error == .noSuchFileOrDirectory { throw .missingBinary(path) }
+            throw .unreadableBinary(path: path, why: .errno(error))
         }
         var vfs = statvfs()
         let nosuid = statvfs(path, &vfs) == 0 && vfs.f_flag & UInt(ST_NOSUID) != 0
@@ -160,11 +193,6 @@ extension BinaryFacts {
                 FileCapabilities(permitted: $0.permitted, inheritable: $0.inheritable, effective: !$0.effective.isEmpty)
             },
             mode: UInt32(st.st_mode & 0o7777), ownerUID: st.st_uid, ownerGID: st.st_gid, nosuidMount: nosuid)
-    }
-
-    private static func errnoText(_ e: Int32) -> String {
-        let name = ErrnoName.name(e) ?? "errno \(e)"
-        return e == EACCES ? "permission denied (\(name))" : "\(Errno(rawValue: e)) (\(name))"
     }
 }
 
