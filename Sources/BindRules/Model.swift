@@ -120,14 +120,6 @@ public struct BindModel: Sendable {
     /// the steps it records.
     public var explains = true
 
-    @TaskLocal static var quiet = false
-
-    /// Runs `body` with reasons reduced to their rule names: outcomes are the same, the words are
-    /// skipped. A model made with `explaining(false)` does the same without the task-local lookup.
-    public static func withoutReasons<T>(_ body: () throws -> T) rethrows -> T {
-        try $quiet.withValue(true) { try body() }
-    }
-
     /// Every capability, as a mask: what a socket created by uid 0 holds.
     static let allCapabilitiesMask = Capability.mask(of: Set(Capability.allCases))
 
@@ -143,14 +135,10 @@ public struct BindModel: Sendable {
         return m
     }
 
-    /// This model as the caller's context asks: inside `withoutReasons`, without words.
-    private var resolved: BindModel? { explains && Self.quiet ? explaining(false) : nil }
-
     private var quiet: Bool { !explains }
 
     /// Predicts one step.
     public func predict(_ step: Step, in table: SocketTable) -> Prediction {
-        if let m = resolved { return m.predict(step, in: table) }
         var t = table
         let (outcome, reason) = perform(step, on: &t)
         return Prediction(outcome: outcome, reason: reason, table: outcome == .ok ? t : keepFailureState(step, t, table))
@@ -159,13 +147,11 @@ public struct BindModel: Sendable {
     /// Predicts one step and leaves the table after it in `table`: the same outcome, reason and
     /// table as `predict`, without copying the table.
     public func apply(_ step: Step, to table: inout SocketTable) -> (outcome: Outcome, reason: Reason) {
-        if let m = resolved { return m.apply(step, to: &table) }
-        return perform(step, on: &table)
+        perform(step, on: &table)
     }
 
     /// Runs whole scenario steps, returning each prediction (the table threads through).
     public func run(_ steps: [Step], from table: SocketTable = SocketTable()) -> [Prediction] {
-        if let m = resolved { return m.run(steps, from: table) }
         var t = table
         return steps.map { step in
             let (outcome, reason) = perform(step, on: &t)
@@ -692,19 +678,9 @@ public struct BindModel: Sendable {
         }
     }
 
-    /// The ports `inet_csk_find_open_port` visits, in order, with the random offset fixed at 1:
-    /// with SO_REUSEADDR the lower half first; in each half odd offsets, then even; a range of odd
-    /// size loses its last port (`remaining &= ~1`).
-    func tcpScanOrder(_ sk: ModelSocket) -> [Int] {
-        var order: [Int] = []
-        forEachTCPScanPort(sk) {
-            order.append($0)
-            return false
-        }
-        return order
-    }
-
-    /// Visits the ports of `tcpScanOrder` one by one until `visit` returns true.
+    /// Visits the ports `inet_csk_find_open_port` scans, in its order, until `visit` returns true:
+    /// the random offset fixed at 1; with SO_REUSEADDR the lower half first; in each half odd
+    /// offsets, then even; a range of odd size loses its last port (`remaining &= ~1`).
     func forEachTCPScanPort(_ sk: ModelSocket, _ visit: (Int) -> Bool) {
         let (lo0, hi0) = localPortRange(sk)
         let fullHigh = hi0 + 1
@@ -838,7 +814,6 @@ public struct BindModel: Sendable {
     /// TIME_WAIT entry it leaves carries the listener's options, on the connection's local address
     /// (the bound address, or the loopback for a wildcard). The listener stays open.
     public func leaveTimeWait(_ id: String, in table: SocketTable) -> Prediction {
-        if let m = resolved { return m.leaveTimeWait(id, in: table) }
         var t = table
         guard let sk = t.open[id], sk.state == .listening, sk.transport == .tcp else {
             return Prediction(
