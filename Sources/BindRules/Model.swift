@@ -1,107 +1,5 @@
 import BindKit
 
-/// The socket a step collided with, as a person reads it.
-public struct Holder: Hashable, Sendable, Codable {
-    public var id: String
-    public var address: String
-    public var summary: String
-
-    init(_ s: ModelSocket) {
-        id = s.id
-        address = s.bound?.text ?? "(not bound)"
-        summary = s.summary
-    }
-}
-
-/// Why the model predicts what it predicts: the rule, the kernel function that applies it, the
-/// socket it collided with, and what would change the outcome.
-public struct Reason: Hashable, Sendable, Codable, CustomStringConvertible {
-    /// A short stable name of the rule, e.g. `privileged-port`, `conflict`.
-    public var rule: String
-    /// The kernel function that decides, e.g. `__inet_bind`.
-    public var kernel: String
-    /// The port the step was about (a bind's, a listen's, a TIME_WAIT entry's), when it has one:
-    /// the text names it too, and a report that lists one reason for many ports reads it here.
-    public var port: UInt16?
-    /// The words (text, holder, fix) in one shared box, nil when there are none: a reason without
-    /// words, as the matrix's workers make for every step, copies and destroys as two strings and
-    /// a nil (six strings each time otherwise).
-    private var words: Words?
-
-    private final class Words: Sendable {
-        let text: String
-        let holder: Holder?
-        let fix: String?
-
-        init(text: String, holder: Holder?, fix: String?) {
-            self.text = text
-            self.holder = holder
-            self.fix = fix
-        }
-    }
-
-    public var text: String {
-        get { words?.text ?? "" }
-        set { setWords(text: newValue, holder: holder, fix: fix) }
-    }
-
-    public var holder: Holder? {
-        get { words?.holder }
-        set { setWords(text: text, holder: newValue, fix: fix) }
-    }
-
-    public var fix: String? {
-        get { words?.fix }
-        set { setWords(text: text, holder: holder, fix: newValue) }
-    }
-
-    private mutating func setWords(text: String, holder: Holder?, fix: String?) {
-        words = text.isEmpty && holder == nil && fix == nil ? nil : Words(text: text, holder: holder, fix: fix)
-    }
-
-    public var description: String {
-        var s = text
-        if let fix { s += "; " + fix }
-        return s
-    }
-
-    /// The words are built only when someone will read them (see `BindModel.explains`).
-    init(
-        rule: String, kernel: String, text: @autoclosure () -> String, holder: @autoclosure () -> Holder? = nil,
-        fix: @autoclosure () -> String? = nil, quiet: Bool
-    ) {
-        self.rule = rule
-        self.kernel = kernel
-        if !quiet { setWords(text: text(), holder: holder(), fix: fix()) }
-    }
-
-    // Equality, hashing and coding as if text, holder and fix were stored properties: those of
-    // `Plain`, which has them so (its synthesized coding gives the same JSON).
-
-    private struct Plain: Hashable, Codable {
-        var rule: String
-        var kernel: String
-        var port: UInt16?
-        var text: String
-        var holder: Holder?
-        var fix: String?
-    }
-
-    private var plain: Plain { Plain(rule: rule, kernel: kernel, port: port, text: text, holder: holder, fix: fix) }
-
-    public static func == (a: Reason, b: Reason) -> Bool { a.plain == b.plain }
-
-    public func hash(into hasher: inout Hasher) { plain.hash(into: &hasher) }
-
-    public init(from decoder: any Decoder) throws {
-        let p = try Plain(from: decoder)
-        self.init(rule: p.rule, kernel: p.kernel, text: p.text, holder: p.holder, fix: p.fix, quiet: false)
-        port = p.port
-    }
-
-    public func encode(to encoder: any Encoder) throws { try plain.encode(to: encoder) }
-}
-
 /// The model's answer for one step.
 public struct Prediction: Sendable {
     public var outcome: Outcome
@@ -134,8 +32,6 @@ public struct BindModel: Sendable {
         m.explains = explains
         return m
     }
-
-    private var quiet: Bool { !explains }
 
     /// Predicts one step.
     public func predict(_ step: Step, in table: SocketTable) -> Prediction {
@@ -480,7 +376,7 @@ public struct BindModel: Sendable {
     }
 
     private func notLocal(_ ip: IPAddress, sk: ModelSocket, kernel: String, nonlocalKnob: String) -> Answer {
-        if quiet { return (.errno("EADDRNOTAVAIL"), Reason(rule: "address-not-local", kernel: kernel, text: "", quiet: true)) }
+        if !explains { return (.errno("EADDRNOTAVAIL"), Reason(rule: "address-not-local", kernel: kernel, text: "", explains: false)) }
         let family: AddressFamily = {
             if case .v4 = ip { return .inet }
             return .inet6
@@ -851,18 +747,18 @@ public struct BindModel: Sendable {
 
     // MARK: - Reasons
 
-    /// A reason, in words unless this model is quiet.
+    /// A reason, in words when this model explains.
     func reason(
         rule: String, kernel: String, text: @autoclosure () -> String, holder: @autoclosure () -> Holder? = nil,
         fix: @autoclosure () -> String? = nil
     ) -> Reason {
-        Reason(rule: rule, kernel: kernel, text: text(), holder: holder(), fix: fix(), quiet: quiet)
+        Reason(rule: rule, kernel: kernel, text: text(), holder: holder(), fix: fix(), explains: explains)
     }
 
     func conflictReason(_ sk: ModelSocket, _ holder: ModelSocket, listen: Bool) -> Reason {
         let rule = listen ? "listen-conflict" : (holder.state == .timeWait ? "time-wait" : "conflict")
         let kernel = sk.transport == .tcp ? "inet_csk_bind_conflict" : "udp_lib_lport_inuse"
-        if quiet { return Reason(rule: rule, kernel: kernel, text: "", quiet: true) }
+        if !explains { return Reason(rule: rule, kernel: kernel, text: "", explains: false) }
         let mine = sk.bound?.text ?? "?"
         var why: [String] = []
         if holder.state == .timeWait {
