@@ -1,0 +1,204 @@
+import BindKit
+
+// bind() up to the port: `inet_bind()` / `__inet_bind()` (net/ipv4/af_inet.c) and `inet6_bind()`
+// / `__inet6_bind()` (net/ipv6/af_inet6.c). The kernel checks, in order: the address's family
+// and length, then (IPv4) the address's locality, the privileged port, whether the socket is
+// already bound; (IPv6) multicast on TCP, the privileged port, already bound, then the
+// address's locality and scope. The port itself is PortSelection.swift's.
+
+extension BindModel {
+    func bind(_ sk: ModelSocket, to spec: AddressSpec, in t: inout SocketTable) -> Answer {
+        guard let port = resolvePort(spec.port, in: t) else {
+            return (
+                .errno("EINVAL"),
+                reason(rule: "unresolved-port", kernel: "(scenario)", text: "\(spec.port) names a socket that never got a port")
+            )
+        }
+        switch (sk.family, spec.ip) {
+        case (.inet, .v6):
+            // __inet_bind(): a sockaddr_in6 is long enough, but not AF_INET.
+            return (
+                .errno("EAFNOSUPPORT"),
+                reason(
+                    rule: "family", kernel: "__inet_bind", text: "an inet socket was given an IPv6 address",
+                    fix: "create the socket as inet6, or bind an IPv4 address")
+            )
+        case (.inet6, .v4):
+            // inet6_bind(): a sockaddr_in (16 bytes) is shorter than SIN6_LEN_RFC2133 (24).
+            return (
+                .errno("EINVAL"),
+                reason(
+                    rule: "address-length", kernel: "inet6_bind",
+                    text: "an inet6 socket was given an IPv4 sockaddr, shorter than a sockaddr_in6",
+                    fix: "use the v4-mapped form [::ffff:a.b.c.d]")
+            )
+        case (.inet, .v4(let a)):
+            return bindV4(sk, a, port: port, in: &t)
+        case (.inet6, .v6(let a)):
+            var scope: UInt32 = 0
+            switch a.zone {
+            case .index(let i)?: scope = i
+            case .name(let n)?:
+                guard let iface = host.interface(named: n) else {
+                    return (
+                        .errno("ENODEV"),
+                        reason(
+                            rule: "no-such-device", kernel: "if_nametoindex",
+                            text: "zone %\(n) names no interface, so no scope id can be passed")
+                    )
+                }
+                scope = iface.index
+            case nil: break
+            }
+            return bindV6(sk, IPv6Address(high: a.high, low: a.low, zone: nil), scope: scope, port: port, in: &t)
+        }
+    }
+
+    /// `__inet_bind()`: locality, privilege, already bound, then the port.
+    func bindV4(_ sk: ModelSocket, _ a: IPv4Address, port: UInt16, in t: inout SocketTable) -> Answer {
+        if let refusal = ipv4Locality(sk, a, kernel: "__inet_bind") { return refusal }
+        if let refusal = privilegedPort(sk, port, kernel: "__inet_bind") { return refusal }
+        if let refusal = alreadyBound(sk) { return refusal }
+        var candidate = sk
+        candidate.bound = BoundAddress(v4: a.rawValue, v6: nil, port: port)
+        return getPort(candidate, in: &t)
+    }
+
+    /// `__inet6_bind()`: TCP multicast, privilege, already bound, then v4-mapped or scope and
+    /// locality, then the port.
+    func bindV6(_ sk: ModelSocket, _ a: IPv6Address, scope: UInt32, port: UInt16, in t: inout SocketTable) -> Answer {
+        if a.isMulticast && sk.transport == .tcp {
+            return (
+                .errno("EINVAL"),
+                reason(
+                    rule: "tcp-multicast", kernel: "__inet6_bind", text: "a TCP socket cannot bind an IPv6 multicast address",
+                    fix: "use UDP to receive multicast")
+            )
+        }
+        if let refusal = privilegedPort(sk, port, kernel: "__inet6_bind") { return refusal }
+        if let refusal = alreadyBound(sk) { return refusal }
+        var candidate = sk
+        let v4: UInt32
+        if let mapped = a.v4Mapped {
+            if sk.v6only {
+                return (
+                    .errno("EINVAL"),
+                    reason(
+                        rule: "v4mapped-on-v6only", kernel: "__inet6_bind",
+                        text: "[\(a)] is an IPv4 address in IPv6 form, and the socket is IPV6_V6ONLY",
+                        fix: "clear IPV6_V6ONLY before bind, or use an inet socket")
+                )
+            }
+            if sk.device != 0 && host.interface(index: sk.device) == nil {
+                return noDevice(sk.device)
+            }
+            if let refusal = ipv4Locality(sk, mapped, kernel: "__inet6_bind") { return refusal }
+            v4 = mapped.rawValue
+        } else if a.isUnspecified {
+            v4 = 0
+        } else {
+            if needsScope(a) {
+                // The scope id replaces SO_BINDTODEVICE, and stays even when the bind fails.
+                if scope != 0 {
+                    candidate.device = scope
+                    t.open[sk.id]?.device = scope
+                }
+                if candidate.device == 0 {
+                    return (
+                        .errno("EINVAL"),
+                        reason(
+                            rule: "link-local-needs-scope", kernel: "__inet6_bind",
+                            text:
+                                "[\(a)] is \(a.isMulticast ? "a link- or interface-local multicast group" : "link-local"): it needs a scope (%interface) or SO_BINDTODEVICE",
+                            fix: "write it as [\(a)%IFNAME]:PORT")
+                    )
+                }
+            }
+            if candidate.device != 0 && host.interface(index: candidate.device) == nil {
+                return noDevice(candidate.device)
+            }
+            if !a.isMulticast {
+                let nonlocal = host.sysctls.ipv6NonlocalBind || sk.freebind || sk.transparent
+                if !nonlocal && !host.ipv6HasAddress(a, device: candidate.device) {
+                    return notLocal(.v6(a), sk: candidate, kernel: "__inet6_bind", nonlocalKnob: "net.ipv6.ip_nonlocal_bind")
+                }
+            }
+            v4 = loopback4IPv6
+            candidate.v6only = true  // binding a real IPv6 address makes the socket v6-only
+        }
+        candidate.bound = BoundAddress(v4: v4, v6: a, port: port)
+        return getPort(candidate, in: &t)
+    }
+
+    /// `__ipv6_addr_needs_scope_id()`: link-local unicast, and interface- or link-local multicast.
+    func needsScope(_ a: IPv6Address) -> Bool {
+        if a.isLinkLocal { return true }
+        if let s = a.multicastScope { return s == .interfaceLocal || s == .linkLocal }
+        return false
+    }
+
+    func noDevice(_ index: UInt32) -> Answer {
+        (
+            .errno("ENODEV"),
+            reason(
+                rule: "no-such-device", kernel: "dev_get_by_index",
+                text: "the socket's device or scope #\(index) is no interface of this host")
+        )
+    }
+
+    /// `inet_addr_valid_or_nonlocal()`.
+    func ipv4Locality(_ sk: ModelSocket, _ a: IPv4Address, kernel: String) -> Answer? {
+        if host.ipv4Bindable(a) || host.sysctls.ipv4NonlocalBind || sk.freebind || sk.transparent { return nil }
+        return notLocal(.v4(a), sk: sk, kernel: kernel, nonlocalKnob: "net.ipv4.ip_nonlocal_bind")
+    }
+
+    func notLocal(_ ip: IPAddress, sk: ModelSocket, kernel: String, nonlocalKnob: String) -> Answer {
+        if !explains { return (.errno("EADDRNOTAVAIL"), Reason(rule: "address-not-local", kernel: kernel, text: "", explains: false)) }
+        let family: AddressFamily = {
+            if case .v4 = ip { return .inet }
+            return .inet6
+        }()
+        let mine = host.localAddresses(family: family)
+        let instead =
+            family == .inet
+            ? "bind 0.0.0.0 to accept on every interface, or 127.0.0.1 for this host only"
+            : "bind [::] to accept on every interface, or [::1] for this host only"
+        var text = "\(ip) is not an address of this host"
+        if case .v6(let a) = ip, sk.device != 0, a.isLinkLocal || a.isLoopback {
+            text += " on device #\(sk.device)"
+        }
+        text += " (it has \(mine.isEmpty ? "none" : mine.joined(separator: ", ")))"
+        return (
+            .errno("EADDRNOTAVAIL"),
+            reason(
+                rule: "address-not-local", kernel: kernel, text: text,
+                fix: "\(instead); IP_FREEBIND or \(nonlocalKnob)=1 would allow it")
+        )
+    }
+
+    /// `inet_port_requires_bind_service()` and `ns_capable(CAP_NET_BIND_SERVICE)`.
+    func privilegedPort(_ sk: ModelSocket, _ port: UInt16, kernel: String) -> Answer? {
+        let start = host.sysctls.unprivilegedPortStart
+        guard port != 0, Int(port) < start, !sk.holds(.netBindService) else { return nil }
+        return (
+            .errno("EACCES"),
+            reason(
+                rule: "privileged-port", kernel: kernel,
+                text: "port \(port) is below net.ipv4.ip_unprivileged_port_start (\(start)) and uid \(sk.uid) lacks CAP_NET_BIND_SERVICE",
+                fix:
+                    "use a port ≥ \(start), grant CAP_NET_BIND_SERVICE (setcap 'cap_net_bind_service=+ep' or systemd AmbientCapabilities=CAP_NET_BIND_SERVICE), or lower net.ipv4.ip_unprivileged_port_start"
+            )
+        )
+    }
+
+    /// `sk->sk_state != TCP_CLOSE || inet->inet_num`: a socket gets one address.
+    func alreadyBound(_ sk: ModelSocket) -> Answer? {
+        guard let b = sk.bound else { return nil }
+        return (
+            .errno("EINVAL"),
+            reason(
+                rule: "already-bound", kernel: "__inet_bind", text: "socket \(sk.id) is already bound to \(b.text)",
+                fix: "a socket binds once: close it and bind a new one")
+        )
+    }
+}
