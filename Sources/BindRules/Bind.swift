@@ -7,9 +7,9 @@ import BindKit
 // address's locality and scope. The port itself is PortSelection.swift's.
 
 extension BindModel {
-    func bind(_ sk: ModelSocket, to spec: AddressSpec, in t: inout SocketTable) -> Answer {
+    func bind(_ sk: ModelSocket, to spec: AddressSpec, in t: inout SocketTable) -> StepResult {
         guard let port = resolvePort(spec.port, in: t) else {
-            return (
+            return StepResult(
                 .errno("EINVAL"),
                 reason(rule: "unresolved-port", kernel: "(scenario)", text: "\(spec.port) names a socket that never got a port")
             )
@@ -17,7 +17,7 @@ extension BindModel {
         switch (sk.family, spec.ip) {
         case (.inet, .v6):
             // __inet_bind(): a sockaddr_in6 is long enough, but not AF_INET.
-            return (
+            return StepResult(
                 .errno("EAFNOSUPPORT"),
                 reason(
                     rule: "family", kernel: "__inet_bind", text: "an inet socket was given an IPv6 address",
@@ -25,7 +25,7 @@ extension BindModel {
             )
         case (.inet6, .v4):
             // inet6_bind(): a sockaddr_in (16 bytes) is shorter than SIN6_LEN_RFC2133 (24).
-            return (
+            return StepResult(
                 .errno("EINVAL"),
                 reason(
                     rule: "address-length", kernel: "inet6_bind",
@@ -40,7 +40,7 @@ extension BindModel {
             case .index(let i)?: scope = i
             case .name(let n)?:
                 guard let iface = host.interface(named: n) else {
-                    return (
+                    return StepResult(
                         .errno("ENODEV"),
                         reason(
                             rule: "no-such-device", kernel: "if_nametoindex",
@@ -55,7 +55,7 @@ extension BindModel {
     }
 
     /// `__inet_bind()`: locality, privilege, already bound, then the port.
-    func bindV4(_ sk: ModelSocket, _ a: IPv4Address, port: UInt16, in t: inout SocketTable) -> Answer {
+    func bindV4(_ sk: ModelSocket, _ a: IPv4Address, port: UInt16, in t: inout SocketTable) -> StepResult {
         if let refusal = ipv4Locality(sk, a, kernel: "__inet_bind") { return refusal }
         if let refusal = privilegedPort(sk, port, kernel: "__inet_bind") { return refusal }
         if let refusal = alreadyBound(sk) { return refusal }
@@ -66,9 +66,9 @@ extension BindModel {
 
     /// `__inet6_bind()`: TCP multicast, privilege, already bound, then v4-mapped or scope and
     /// locality, then the port.
-    func bindV6(_ sk: ModelSocket, _ a: IPv6Address, scope: UInt32, port: UInt16, in t: inout SocketTable) -> Answer {
+    func bindV6(_ sk: ModelSocket, _ a: IPv6Address, scope: UInt32, port: UInt16, in t: inout SocketTable) -> StepResult {
         if a.isMulticast && sk.transport == .tcp {
-            return (
+            return StepResult(
                 .errno("EINVAL"),
                 reason(
                     rule: "tcp-multicast", kernel: "__inet6_bind", text: "a TCP socket cannot bind an IPv6 multicast address",
@@ -81,7 +81,7 @@ extension BindModel {
         let v4: UInt32
         if let mapped = a.v4Mapped {
             if sk.v6only {
-                return (
+                return StepResult(
                     .errno("EINVAL"),
                     reason(
                         rule: "v4mapped-on-v6only", kernel: "__inet6_bind",
@@ -104,7 +104,7 @@ extension BindModel {
                     t.open[sk.id]?.device = scope
                 }
                 if candidate.device == 0 {
-                    return (
+                    return StepResult(
                         .errno("EINVAL"),
                         reason(
                             rule: "link-local-needs-scope", kernel: "__inet6_bind",
@@ -137,8 +137,8 @@ extension BindModel {
         return false
     }
 
-    func noDevice(_ index: UInt32) -> Answer {
-        (
+    func noDevice(_ index: UInt32) -> StepResult {
+        StepResult(
             .errno("ENODEV"),
             reason(
                 rule: "no-such-device", kernel: "dev_get_by_index",
@@ -147,13 +147,15 @@ extension BindModel {
     }
 
     /// `inet_addr_valid_or_nonlocal()`.
-    func ipv4Locality(_ sk: ModelSocket, _ a: IPv4Address, kernel: String) -> Answer? {
+    func ipv4Locality(_ sk: ModelSocket, _ a: IPv4Address, kernel: String) -> StepResult? {
         if host.ipv4Bindable(a) || host.sysctls.ipv4NonlocalBind || sk.freebind || sk.transparent { return nil }
         return notLocal(.v4(a), sk: sk, kernel: kernel, nonlocalKnob: "net.ipv4.ip_nonlocal_bind")
     }
 
-    func notLocal(_ ip: IPAddress, sk: ModelSocket, kernel: String, nonlocalKnob: String) -> Answer {
-        if !explains { return (.errno("EADDRNOTAVAIL"), Reason(rule: "address-not-local", kernel: kernel, text: "", explains: false)) }
+    func notLocal(_ ip: IPAddress, sk: ModelSocket, kernel: String, nonlocalKnob: String) -> StepResult {
+        if !explains {
+            return StepResult(.errno("EADDRNOTAVAIL"), Reason(rule: "address-not-local", kernel: kernel, text: "", explains: false))
+        }
         let family: AddressFamily = {
             if case .v4 = ip { return .inet }
             return .inet6
@@ -168,7 +170,7 @@ extension BindModel {
             text += " on device #\(sk.device)"
         }
         text += " (it has \(mine.isEmpty ? "none" : mine.joined(separator: ", ")))"
-        return (
+        return StepResult(
             .errno("EADDRNOTAVAIL"),
             reason(
                 rule: "address-not-local", kernel: kernel, text: text,
@@ -177,10 +179,10 @@ extension BindModel {
     }
 
     /// `inet_port_requires_bind_service()` and `ns_capable(CAP_NET_BIND_SERVICE)`.
-    func privilegedPort(_ sk: ModelSocket, _ port: UInt16, kernel: String) -> Answer? {
+    func privilegedPort(_ sk: ModelSocket, _ port: UInt16, kernel: String) -> StepResult? {
         let start = host.sysctls.unprivilegedPortStart
         guard port != 0, Int(port) < start, !sk.holds(.netBindService) else { return nil }
-        return (
+        return StepResult(
             .errno("EACCES"),
             reason(
                 rule: "privileged-port", kernel: kernel,
@@ -192,9 +194,9 @@ extension BindModel {
     }
 
     /// `sk->sk_state != TCP_CLOSE || inet->inet_num`: a socket gets one address.
-    func alreadyBound(_ sk: ModelSocket) -> Answer? {
+    func alreadyBound(_ sk: ModelSocket) -> StepResult? {
         guard let b = sk.bound else { return nil }
-        return (
+        return StepResult(
             .errno("EINVAL"),
             reason(
                 rule: "already-bound", kernel: "__inet_bind", text: "socket \(sk.id) is already bound to \(b.text)",

@@ -1,11 +1,22 @@
 import BindKit
 
-/// The model's answer for one step.
+/// The model's prediction for one step.
 public struct Prediction: Sendable {
     public var outcome: Outcome
     public var reason: Reason
     /// The table after the step.
     public var table: SocketTable
+}
+
+/// What one step gives before its table: the outcome and why (a `Prediction` without the table).
+struct StepResult {
+    var outcome: Outcome
+    var reason: Reason
+
+    init(_ outcome: Outcome, _ reason: Reason) {
+        self.outcome = outcome
+        self.reason = reason
+    }
 }
 
 /// The Linux bind rules as a pure function: host facts + socket table + step → outcome, reason,
@@ -43,22 +54,23 @@ public struct BindModel: Sendable {
     /// Predicts one step.
     public func predict(_ step: Step, in table: SocketTable) -> Prediction {
         var t = table
-        let (outcome, reason) = perform(step, on: &t)
-        return Prediction(outcome: outcome, reason: reason, table: outcome == .ok ? t : keepFailureState(step, t, table))
+        let r = perform(step, on: &t)
+        return Prediction(outcome: r.outcome, reason: r.reason, table: r.outcome == .ok ? t : keepFailureState(step, t, table))
     }
 
     /// Predicts one step and leaves the table after it in `table`: the same outcome, reason and
     /// table as `predict`, without copying the table.
     public func apply(_ step: Step, to table: inout SocketTable) -> (outcome: Outcome, reason: Reason) {
-        perform(step, on: &table)
+        let r = perform(step, on: &table)
+        return (r.outcome, r.reason)
     }
 
     /// Runs whole scenario steps, returning each prediction (the table threads through).
     public func run(_ steps: [Step], from table: SocketTable = SocketTable()) -> [Prediction] {
         var t = table
         return steps.map { step in
-            let (outcome, reason) = perform(step, on: &t)
-            return Prediction(outcome: outcome, reason: reason, table: t)
+            let r = perform(step, on: &t)
+            return Prediction(outcome: r.outcome, reason: r.reason, table: t)
         }
     }
 
@@ -89,41 +101,40 @@ public struct BindModel: Sendable {
         }
     }
 
-    typealias Answer = (Outcome, Reason)
-
     /// One step on `t`. A failing `setsockopt`, `listen`, `close` or `timewait` leaves `t` as it was.
-    func perform(_ step: Step, on t: inout SocketTable) -> Answer {
+    func perform(_ step: Step, on t: inout SocketTable) -> StepResult {
         switch step.action {
         case .socket(let family, let transport, let options):
             return createSocket(id: step.id ?? "", family: family, transport: transport, options: options, in: &t)
         case .setsockopt(let option):
             guard let id = step.id, var sk = t.open[id] else { return unknownSocket(step.id) }
             let answer = setOption(option, on: &sk)
-            if answer.0 == .ok { t.open[id] = sk }
+            if answer.outcome == .ok { t.open[id] = sk }
             return answer
         case .bind(let spec):
             guard let id = step.id, let sk = t.open[id] else { return unknownSocket(step.id) }
             var answer = bind(sk, to: spec, in: &t)
-            answer.1.port = t.open[id]?.bound?.port ?? resolvePort(spec.port, in: t)
+            answer.reason.port = t.open[id]?.bound?.port ?? resolvePort(spec.port, in: t)
             return answer
         case .listen:
             guard let id = step.id, let sk = t.open[id] else { return unknownSocket(step.id) }
             var answer = listen(sk, in: &t)
-            answer.1.port = t.open[id]?.bound?.port
+            answer.reason.port = t.open[id]?.bound?.port
             return answer
         case .close:
             guard let id = step.id, t.open.contains(id) else { return unknownSocket(step.id) }
             close(id, in: &t)
-            return (.ok, reason(rule: "close", kernel: "inet_release", text: "closed; its port is free again unless others hold it"))
+            return StepResult(
+                .ok, reason(rule: "close", kernel: "inet_release", text: "closed; its port is free again unless others hold it"))
         case .timewait(let spec, let reuseaddr):
             var answer = timeWait(id: step.id, at: spec, reuseaddr: reuseaddr, in: &t)
-            answer.1.port = resolvePort(spec.port, in: t).flatMap { $0 == 0 ? step.id.flatMap { t.portOf[$0] } : $0 }
+            answer.reason.port = resolvePort(spec.port, in: t).flatMap { $0 == 0 ? step.id.flatMap { t.portOf[$0] } : $0 }
             return answer
         }
     }
 
-    private func unknownSocket(_ id: String?) -> Answer {
-        (.errno("EBADF"), reason(rule: "no-socket", kernel: "sockfd_lookup", text: "no open socket \(id ?? "?") at this step"))
+    private func unknownSocket(_ id: String?) -> StepResult {
+        StepResult(.errno("EBADF"), reason(rule: "no-socket", kernel: "sockfd_lookup", text: "no open socket \(id ?? "?") at this step"))
     }
 
     /// The port a scenario names: a number, or `$id`, the port that socket was last bound to.

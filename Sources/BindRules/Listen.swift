@@ -7,9 +7,9 @@ import BindKit
 extension BindModel {
     /// `inet_listen()` → `inet_csk_listen_start()`: autobind, or re-check the bound port with the
     /// socket now in LISTEN.
-    func listen(_ sk: ModelSocket, in t: inout SocketTable) -> Answer {
+    func listen(_ sk: ModelSocket, in t: inout SocketTable) -> StepResult {
         if sk.transport == .udp {
-            return (
+            return StepResult(
                 .errno("EOPNOTSUPP"),
                 reason(
                     rule: "listen-udp", kernel: "sock_no_listen", text: "UDP sockets do not listen",
@@ -17,7 +17,7 @@ extension BindModel {
             )
         }
         if sk.state == .listening {
-            return (.ok, reason(rule: "listen", kernel: "__inet_listen_sk", text: "already listening: the backlog is updated"))
+            return StepResult(.ok, reason(rule: "listen", kernel: "__inet_listen_sk", text: "already listening: the backlog is updated"))
         }
         var l = sk
         l.state = .listening
@@ -25,17 +25,18 @@ extension BindModel {
             // Autobind to the wildcard of the socket's family.
             l.bound = BoundAddress(v4: 0, v6: sk.family == .inet6 ? .any : nil, port: 0)
             guard let port = pickPort(l, in: t) else {
-                return (
+                return StepResult(
                     .errno("EADDRINUSE"),
                     reason(
                         rule: "ephemeral-exhausted", kernel: "inet_csk_find_open_port",
                         text:
-                            "listen() on an unbound socket picks a port, and none in \(localPortRange(l).0)–\(localPortRange(l).1) is free")
+                            "listen() on an unbound socket picks a port, and none in \(localPortRange(l).low)–\(localPortRange(l).high) is free"
+                    )
                 )
             }
             l.bound?.port = port
             join(&l, in: &t)
-            return (
+            return StepResult(
                 .ok,
                 reason(
                     rule: "listen", kernel: "inet_csk_listen_start",
@@ -43,9 +44,9 @@ extension BindModel {
             )
         }
         if let holder = explicitPortConflict(l, in: t) {
-            return (.errno("EADDRINUSE"), conflictReason(l, holder, listen: true))
+            return StepResult(.errno("EADDRINUSE"), conflictReason(l, holder, listen: true))
         }
         join(&l, in: &t)
-        return (.ok, reason(rule: "listen", kernel: "inet_csk_listen_start", text: "listening on \(b.text)"))
+        return StepResult(.ok, reason(rule: "listen", kernel: "inet_csk_listen_start", text: "listening on \(b.text)"))
     }
 }

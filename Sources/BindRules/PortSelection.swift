@@ -8,13 +8,13 @@ import BindKit
 extension BindModel {
     /// `inet_csk_get_port()` / `udp_lib_get_port()`: the port for a candidate whose address is in
     /// `bound` (port 0 picks one).
-    func getPort(_ candidate: ModelSocket, in t: inout SocketTable) -> Answer {
-        guard let b = candidate.bound else { return (.ok, reason(rule: "bind", kernel: "", text: "")) }
+    func getPort(_ candidate: ModelSocket, in t: inout SocketTable) -> StepResult {
+        guard let b = candidate.bound else { return StepResult(.ok, reason(rule: "bind", kernel: "", text: "")) }
         var sk = candidate
         if b.port == 0 {
             guard let port = pickPort(sk, in: t) else {
                 let (lo, hi) = localPortRange(sk)
-                return (
+                return StepResult(
                     .errno("EADDRINUSE"),
                     reason(
                         rule: "ephemeral-exhausted", kernel: sk.transport == .tcp ? "inet_csk_find_open_port" : "udp_lib_get_port",
@@ -26,18 +26,18 @@ extension BindModel {
             }
             sk.bound?.port = port
             join(&sk, in: &t)
-            return (
+            return StepResult(
                 .ok,
                 reason(
                     rule: "bind", kernel: sk.transport == .tcp ? "inet_csk_get_port" : "udp_lib_get_port",
-                    text: "bound to \(sk.bound?.text ?? "") (port chosen from \(localPortRange(sk).0)–\(localPortRange(sk).1))")
+                    text: "bound to \(sk.bound?.text ?? "") (port chosen from \(localPortRange(sk).low)–\(localPortRange(sk).high))")
             )
         }
         if let holder = explicitPortConflict(sk, in: t) {
-            return (.errno("EADDRINUSE"), conflictReason(sk, holder, listen: false))
+            return StepResult(.errno("EADDRINUSE"), conflictReason(sk, holder, listen: false))
         }
         join(&sk, in: &t)
-        return (
+        return StepResult(
             .ok,
             reason(
                 rule: "bind", kernel: sk.transport == .tcp ? "inet_csk_get_port" : "udp_lib_get_port",
@@ -94,7 +94,7 @@ extension BindModel {
 
     /// `inet_sk_get_local_port_range()`: the sysctl range, each end narrowed by IP_LOCAL_PORT_RANGE
     /// when it falls inside.
-    func localPortRange(_ sk: ModelSocket) -> (Int, Int) {
+    func localPortRange(_ sk: ModelSocket) -> (low: Int, high: Int) {
         var lo = Int(host.sysctls.localPortRange.low)
         var hi = Int(host.sysctls.localPortRange.high)
         if sk.localPortRange != 0 {

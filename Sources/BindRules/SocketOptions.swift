@@ -7,7 +7,7 @@ import BindKit
 
 extension BindModel {
     func createSocket(id: String, family: AddressFamily, transport: Transport, options: [SocketOptionSetting], in t: inout SocketTable)
-        -> Answer
+        -> StepResult
     {
         var uid: UInt32 = 0
         var caps: UInt64?
@@ -26,22 +26,22 @@ extension BindModel {
             case .uid, .caps: continue
             default:
                 let a = setOption(o, on: &sk)
-                if a.0 != .ok {
+                if a.outcome != .ok {
                     t.open[id] = sk
                     return a
                 }
             }
         }
         t.open[id] = sk
-        return (.ok, created)
+        return StepResult(.ok, created)
     }
 
     /// One socket option, as `sock_setsockopt` / `do_ip_setsockopt` / `do_ipv6_setsockopt` decide.
-    func setOption(_ option: SocketOptionSetting, on sk: inout ModelSocket) -> Answer {
+    func setOption(_ option: SocketOptionSetting, on sk: inout ModelSocket) -> StepResult {
         switch option {
         case .uid(let u):
             sk.uid = u
-            return (
+            return StepResult(
                 .ok,
                 reason(
                     rule: "credentials", kernel: "setresuid",
@@ -49,7 +49,7 @@ extension BindModel {
             )
         case .caps(let c):
             sk.caps = c
-            return (
+            return StepResult(
                 .ok,
                 reason(
                     rule: "credentials", kernel: "capset",
@@ -62,13 +62,13 @@ extension BindModel {
         case .v6only(let v):
             // do_ipv6_setsockopt(IPV6_V6ONLY): an inet socket has no IPv6 level; a bound one is fixed.
             if sk.family == .inet {
-                return (
+                return StepResult(
                     .errno("ENOPROTOOPT"),
                     reason(rule: "option-level", kernel: "ip_setsockopt", text: "IPV6_V6ONLY exists only on inet6 sockets")
                 )
             }
             if sk.bound != nil {
-                return (
+                return StepResult(
                     .errno("EINVAL"),
                     reason(
                         rule: "v6only-after-bind", kernel: "do_ipv6_setsockopt",
@@ -80,7 +80,7 @@ extension BindModel {
             sk.freebind = v
         case .transparent(let v):
             if v && !sk.holds(.netRaw) && !sk.holds(.netAdmin) {
-                return (
+                return StepResult(
                     .errno("EPERM"),
                     reason(
                         rule: "transparent-needs-capability", kernel: "do_ip_setsockopt",
@@ -92,7 +92,7 @@ extension BindModel {
         case .device(let name):
             // sock_setbindtodevice(): the name first, then the right to change an existing binding.
             guard let iface = host.interface(named: name) else {
-                return (
+                return StepResult(
                     .errno("ENODEV"),
                     reason(
                         rule: "no-such-device", kernel: "sock_setbindtodevice",
@@ -100,7 +100,7 @@ extension BindModel {
                 )
             }
             if sk.device != 0 && !sk.holds(.netRaw) {
-                return (
+                return StepResult(
                     .errno("EPERM"),
                     reason(
                         rule: "rebind-device-needs-capability", kernel: "sock_bindtoindex_locked",
@@ -111,7 +111,7 @@ extension BindModel {
         case .localPortRange(let low, let high):
             // do_ip_setsockopt(IP_LOCAL_PORT_RANGE)
             if low != 0 && high != 0 && low > high {
-                return (
+                return StepResult(
                     .errno("EINVAL"),
                     reason(
                         rule: "port-range-order", kernel: "do_ip_setsockopt", text: "IP_LOCAL_PORT_RANGE low \(low) is above high \(high)")
@@ -120,6 +120,6 @@ extension BindModel {
             sk.localPortRange = UInt32(low) | UInt32(high) << 16
         }
         // The other options succeed: one answer for them, made where it is returned (not copied there).
-        return (.ok, reason(rule: "setsockopt", kernel: "sock_setsockopt", text: "\(option.key) set"))
+        return StepResult(.ok, reason(rule: "setsockopt", kernel: "sock_setsockopt", text: "\(option.key) set"))
     }
 }

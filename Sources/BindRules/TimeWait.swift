@@ -16,7 +16,7 @@ extension BindModel {
 
     /// A listener on `spec` (with SO_REUSEADDR as given) accepts one loopback connection whose
     /// accepted side closes first: a TIME_WAIT entry on the connection's local address.
-    func timeWait(id: String?, at spec: AddressSpec, reuseaddr: Bool, in t: inout SocketTable) -> Answer {
+    func timeWait(id: String?, at spec: AddressSpec, reuseaddr: Bool, in t: inout SocketTable) -> StepResult {
         let name = id ?? "timewait#\(t.joinCounter + 1)"
         let family: AddressFamily = {
             if case .v4 = spec.ip { return .inet }
@@ -28,21 +28,22 @@ extension BindModel {
         var scratch = t
         scratch.open[listener.id] = listener
         let bound = bind(listener, to: spec, in: &scratch)
-        guard bound.0 == .ok, let l = scratch.open[listener.id] else {
-            return (
-                bound.0,
+        guard bound.outcome == .ok, let l = scratch.open[listener.id] else {
+            return StepResult(
+                bound.outcome,
                 reason(
-                    rule: bound.1.rule, kernel: bound.1.kernel, text: "the TIME_WAIT listener cannot bind: " + bound.1.text,
-                    holder: bound.1.holder, fix: bound.1.fix)
+                    rule: bound.reason.rule, kernel: bound.reason.kernel, text: "the TIME_WAIT listener cannot bind: " + bound.reason.text,
+                    holder: bound.reason.holder, fix: bound.reason.fix)
             )
         }
         let listened = listen(l, in: &scratch)
-        guard listened.0 == .ok, let entry = scratch.open[listener.id], let b = entry.bound else {
-            return (
-                listened.0,
+        guard listened.outcome == .ok, let entry = scratch.open[listener.id], let b = entry.bound else {
+            return StepResult(
+                listened.outcome,
                 reason(
-                    rule: listened.1.rule, kernel: listened.1.kernel, text: "the TIME_WAIT listener cannot listen: " + listened.1.text,
-                    holder: listened.1.holder)
+                    rule: listened.reason.rule, kernel: listened.reason.kernel,
+                    text: "the TIME_WAIT listener cannot listen: " + listened.reason.text,
+                    holder: listened.reason.holder)
             )
         }
         scratch.open[listener.id] = nil
@@ -50,7 +51,7 @@ extension BindModel {
         scratch.portOf[name] = b.port
         dropBucketIfEmpty(b.port, .tcp, in: &scratch)
         t = scratch
-        return (
+        return StepResult(
             .ok,
             reason(
                 rule: "time-wait", kernel: "tcp_time_wait",
