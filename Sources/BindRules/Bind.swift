@@ -71,9 +71,7 @@ extension BindModel {
         if let refusal = ipv4Locality(sk, a, kernel: "__inet_bind") { return refusal }
         if let refusal = privilegedPort(sk, port, kernel: "__inet_bind") { return refusal }
         if let refusal = alreadyBound(sk, kernel: "__inet_bind") { return refusal }
-        var candidate = sk
-        candidate.bound = BoundAddress(v4: a.rawValue, v6: nil, port: port)
-        return getPort(candidate, in: &t)
+        return getPort(sk, at: BoundAddress(v4: a.rawValue, v6: nil, port: port), in: &t)
     }
 
     /// `__inet6_bind()`: TCP multicast, privilege, already bound, then the address: v4-mapped
@@ -83,22 +81,21 @@ extension BindModel {
         if let refusal = tcpMulticast(sk, a) { return refusal }
         if let refusal = privilegedPort(sk, port, kernel: "__inet6_bind") { return refusal }
         if let refusal = alreadyBound(sk, kernel: "__inet6_bind") { return refusal }
-        var candidate = sk
         if let mapped = a.v4Mapped {
             if let refusal = v4MappedOnV6Only(sk, a) { return refusal }
             if let refusal = boundDeviceExists(sk.device) { return refusal }
             if let refusal = ipv4Locality(sk, mapped, kernel: "__inet6_bind") { return refusal }
-            candidate.bound = BoundAddress(v4: mapped.rawValue, v6: a, port: port)
-        } else if a.isUnspecified {
-            candidate.bound = BoundAddress(v4: 0, v6: a, port: port)
-        } else {
-            if let refusal = linkLocalScope(a, scope: scope, on: &candidate, in: &t) { return refusal }
-            if let refusal = boundDeviceExists(candidate.device) { return refusal }
-            if let refusal = ipv6Locality(candidate, a) { return refusal }
-            candidate.v6only = true  // binding a real IPv6 address makes the socket v6-only
-            candidate.bound = BoundAddress(v4: loopback4IPv6, v6: a, port: port)
+            return getPort(sk, at: BoundAddress(v4: mapped.rawValue, v6: a, port: port), in: &t)
         }
-        return getPort(candidate, in: &t)
+        if a.isUnspecified {
+            return getPort(sk, at: BoundAddress(v4: 0, v6: a, port: port), in: &t)
+        }
+        var candidate = sk
+        if let refusal = linkLocalScope(a, scope: scope, on: &candidate, in: &t) { return refusal }
+        if let refusal = boundDeviceExists(candidate.device) { return refusal }
+        if let refusal = ipv6Locality(candidate, a) { return refusal }
+        candidate.v6only = true  // binding a real IPv6 address makes the socket v6-only
+        return getPort(candidate, at: BoundAddress(v4: loopback4IPv6, v6: a, port: port), in: &t)
     }
 
     /// `__inet6_bind()`: a TCP socket refuses a multicast address.

@@ -6,33 +6,49 @@ import BindKit
 // sockets may share a port is Conflicts.swift's.
 
 extension BindModel {
-    /// `inet_csk_get_port()` / `udp_lib_get_port()`: the port for a candidate whose address is in
-    /// `bound` (port 0 picks one).
-    func getPort(_ candidate: ModelSocket, in t: inout SocketTable) -> StepResult {
-        guard let b = candidate.bound else { return StepResult(.ok, reason(rule: "bind", kernel: "", text: "")) }
+    /// `inet_csk_get_port()` / `udp_lib_get_port()`: the port of `sk` bound to `address`. Port 0
+    /// picks one; an explicit port must not conflict with its holders. Either way the socket
+    /// then joins the port's owners.
+    func getPort(_ sk: ModelSocket, at address: BoundAddress, in t: inout SocketTable) -> StepResult {
+        var candidate = sk
+        candidate.bound = address
+        return address.port == 0 ? autobind(candidate, in: &t) : explicitPort(candidate, in: &t)
+    }
+
+    /// The function that takes a port for `transport`, as the reasons name it.
+    func getPortFunction(_ transport: Transport) -> String {
+        transport == .tcp ? "inet_csk_get_port" : "udp_lib_get_port"
+    }
+
+    /// `inet_csk_find_open_port()` / `udp_lib_get_port()`'s scan for port 0.
+    func autobind(_ candidate: ModelSocket, in t: inout SocketTable) -> StepResult {
         var sk = candidate
-        if b.port == 0 {
-            guard let port = pickPort(sk, in: t) else {
-                let (lo, hi) = localPortRange(sk)
-                return StepResult(
-                    .errno("EADDRINUSE"),
-                    reason(
-                        rule: "ephemeral-exhausted", kernel: sk.transport == .tcp ? "inet_csk_find_open_port" : "udp_lib_get_port",
-                        text: "no port in the ephemeral range \(lo)–\(hi) is free for \(addressText(sk))",
-                        fix:
-                            "widen net.ipv4.ip_local_port_range (or IP_LOCAL_PORT_RANGE), close sockets, or set net.ipv4.ip_autobind_reuse=1 with SO_REUSEADDR"
-                    )
-                )
-            }
-            sk.bound?.port = port
-            join(&sk, in: &t)
+        guard let port = pickPort(sk, in: t) else {
+            let (lo, hi) = localPortRange(sk)
             return StepResult(
-                .ok,
+                .errno("EADDRINUSE"),
                 reason(
-                    rule: "bind", kernel: sk.transport == .tcp ? "inet_csk_get_port" : "udp_lib_get_port",
-                    text: "bound to \(sk.bound?.text ?? "") (port chosen from \(localPortRange(sk).low)–\(localPortRange(sk).high))")
+                    rule: "ephemeral-exhausted", kernel: sk.transport == .tcp ? "inet_csk_find_open_port" : "udp_lib_get_port",
+                    text: "no port in the ephemeral range \(lo)–\(hi) is free for \(addressText(sk))",
+                    fix:
+                        "widen net.ipv4.ip_local_port_range (or IP_LOCAL_PORT_RANGE), close sockets, or set net.ipv4.ip_autobind_reuse=1 with SO_REUSEADDR"
+                )
             )
         }
+        sk.bound?.port = port
+        join(&sk, in: &t)
+        return StepResult(
+            .ok,
+            reason(
+                rule: "bind", kernel: getPortFunction(sk.transport),
+                text: "bound to \(sk.bound?.text ?? "") (port chosen from \(localPortRange(sk).low)–\(localPortRange(sk).high))")
+        )
+    }
+
+    /// `inet_csk_get_port()` / `udp_lib_get_port()` for an explicit port: the conflict test, then
+    /// the join.
+    func explicitPort(_ candidate: ModelSocket, in t: inout SocketTable) -> StepResult {
+        var sk = candidate
         if let holder = explicitPortConflict(sk, in: t) {
             return StepResult(.errno("EADDRINUSE"), conflictReason(sk, holder, listen: false))
         }
@@ -40,8 +56,8 @@ extension BindModel {
         return StepResult(
             .ok,
             reason(
-                rule: "bind", kernel: sk.transport == .tcp ? "inet_csk_get_port" : "udp_lib_get_port",
-                text: "bound to \(b.text)\(sharing(sk, t))")
+                rule: "bind", kernel: getPortFunction(sk.transport),
+                text: "bound to \(sk.bound?.text ?? "")\(sharing(sk, t))")
         )
     }
 
@@ -60,7 +76,8 @@ extension BindModel {
         return "; shares the port with \(o.id) (\(o.bound?.text ?? ""), \(o.summary))"
     }
 
-    /// The holder that refuses `sk` an explicit port, if any.
+    /// `inet_csk_get_port()`'s `sk_reuseport_match()` fast path, then `inet_csk_bind_conflict()`;
+    /// or `udp_lib_lport_inuse()`: the holder that refuses `sk` an explicit port, if any.
     func explicitPortConflict(_ sk: ModelSocket, in t: SocketTable) -> ModelSocket? {
         guard let port = sk.bound?.port else { return nil }
         let holders = t.holders(port: port, transport: sk.transport, excluding: sk.id)
@@ -75,7 +92,8 @@ extension BindModel {
         }
     }
 
-    /// Adds `sk` (bound) to the table and to its port's bucket.
+    /// `inet_bind_hash()` with `inet_csk_update_fastreuse()` (TCP), or the hash insert of
+    /// `udp_lib_get_port()`: adds `sk` (bound) to the table and to its port's bucket.
     func join(_ sk: inout ModelSocket, in t: inout SocketTable) {
         guard let port = sk.bound?.port else { return }
         if !t.isBound(sk.id) {
