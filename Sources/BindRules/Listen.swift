@@ -5,8 +5,8 @@ import BindKit
 // port now that the socket listens.
 
 extension BindModel {
-    /// `inet_listen()` → `inet_csk_listen_start()`: autobind, or re-check the bound port with the
-    /// socket now in LISTEN.
+    /// `inet_listen()`: UDP has no listen, a listening socket only changes its backlog, any
+    /// other goes to `inet_csk_listen_start()`.
     func listen(_ sk: ModelSocket, in t: inout SocketTable) -> StepResult {
         if sk.transport == .udp {
             return StepResult(
@@ -21,28 +21,40 @@ extension BindModel {
         }
         var l = sk
         l.state = .listening
-        guard let b = sk.bound else {
-            // Autobind to the wildcard of the socket's family.
-            l.bound = BoundAddress(v4: 0, v6: sk.family == .inet6 ? .any : nil, port: 0)
-            guard let port = pickPort(l, in: t) else {
-                return StepResult(
-                    .errno("EADDRINUSE"),
-                    reason(
-                        rule: "ephemeral-exhausted", kernel: "inet_csk_find_open_port",
-                        text:
-                            "listen() on an unbound socket picks a port, and none in \(localPortRange(l).low)–\(localPortRange(l).high) is free"
-                    )
-                )
-            }
-            l.bound?.port = port
-            join(&l, in: &t)
+        guard let b = sk.bound else { return autobindOnListen(l, in: &t) }
+        return recheckOnListen(l, at: b, in: &t)
+    }
+
+    /// `inet_csk_listen_start()` → `inet_csk_get_port()` with port 0: an unbound socket picks a
+    /// port on the wildcard of its family.
+    func autobindOnListen(_ listener: ModelSocket, in t: inout SocketTable) -> StepResult {
+        var l = listener
+        l.bound = BoundAddress(v4: 0, v6: l.family == .inet6 ? .any : nil, port: 0)
+        guard let port = pickPort(l, in: t) else {
             return StepResult(
-                .ok,
+                .errno("EADDRINUSE"),
                 reason(
-                    rule: "listen", kernel: "inet_csk_listen_start",
-                    text: "listening on \(l.bound?.text ?? "") (picked, as the socket was not bound)")
+                    rule: "ephemeral-exhausted", kernel: "inet_csk_find_open_port",
+                    text:
+                        "listen() on an unbound socket picks a port, and none in \(localPortRange(l).low)–\(localPortRange(l).high) is free"
+                )
             )
         }
+        l.bound?.port = port
+        join(&l, in: &t)
+        return StepResult(
+            .ok,
+            reason(
+                rule: "listen", kernel: "inet_csk_listen_start",
+                text: "listening on \(l.bound?.text ?? "") (picked, as the socket was not bound)")
+        )
+    }
+
+    /// `inet_csk_listen_start()` → `inet_csk_get_port()` with the bound port: the conflict test
+    /// again, against the holders as they are now (one that listens since this socket's bind no
+    /// longer shares by SO_REUSEADDR).
+    func recheckOnListen(_ listener: ModelSocket, at b: BoundAddress, in t: inout SocketTable) -> StepResult {
+        var l = listener
         if let holder = explicitPortConflict(l, in: t) {
             return StepResult(.errno("EADDRINUSE"), conflictReason(l, holder, listen: true))
         }
