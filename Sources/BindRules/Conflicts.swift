@@ -98,9 +98,12 @@ func udpPortBusy(_ sk: ModelSocket, chain: [ModelSocket]) -> Bool {
 // MARK: - The words of a conflict
 
 extension BindModel {
+    /// The reason for the holder `inet_csk_bind_conflict()` or `udp_lib_lport_inuse()` found:
+    /// how the addresses overlap, which options kept the two from sharing, what would let them.
     func conflictReason(_ sk: ModelSocket, _ holder: ModelSocket, listen: Bool) -> Reason {
         let rule = listen ? "listen-conflict" : (holder.state == .timeWait ? "time-wait" : "conflict")
         let kernel = sk.transport == .tcp ? "inet_csk_bind_conflict" : "udp_lib_lport_inuse"
+        // Without words, none of the comparisons below need making.
         if !explains { return Reason(rule: rule, kernel: kernel, text: "", explains: false) }
         let mine = sk.bound?.text ?? "?"
         var why: [String] = []
@@ -136,6 +139,7 @@ extension BindModel {
                     : "allowed: SO_REUSEADDR on both, or SO_REUSEPORT on both under one uid")
     }
 
+    /// How `sk`'s address meets the holder's, for the reason's text.
     private func overlapWords(_ sk: ModelSocket, _ holder: ModelSocket) -> String {
         guard let a = sk.bound, let b = holder.bound else { return "overlaps" }
         if sameBhash2Address(a, b) { return "is already held by" }

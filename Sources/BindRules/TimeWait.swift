@@ -5,17 +5,23 @@ import BindKit
 // (net/ipv4/tcp_minisocks.c) leaves an entry that holds the connection's local address for 60 s.
 
 extension BindModel {
+    /// `inet_release()` → `inet_put_port()`: the socket leaves the table, and a TCP port's
+    /// bucket goes with its last owner.
     func close(_ id: String, in t: inout SocketTable) {
         guard let sk = t.open.removeValue(forKey: id) else { return }
         if let port = sk.bound?.port { dropBucketIfEmpty(port, sk.transport, in: &t) }
     }
 
+    /// `inet_bind_bucket_destroy()`: a TCP bucket without owners is freed, its fast-path record
+    /// with it.
     private func dropBucketIfEmpty(_ port: UInt16, _ transport: Transport, in t: inout SocketTable) {
         if transport == .tcp && t.holders(port: port, transport: .tcp).isEmpty { t.buckets[port] = nil }
     }
 
-    /// A listener on `spec` (with SO_REUSEADDR as given) accepts one loopback connection whose
-    /// accepted side closes first: a TIME_WAIT entry on the connection's local address.
+    /// The `timewait` step: a listener on `spec` (with SO_REUSEADDR as given) accepts one loopback
+    /// connection whose accepted side closes first, so `tcp_time_wait()` leaves an entry on the
+    /// connection's local address; the listener is gone afterwards. The listener's bind and listen
+    /// are the model's own, and their refusal is the step's.
     func timeWait(id: String?, at spec: AddressSpec, reuseaddr: Bool, in t: inout SocketTable) -> StepResult {
         let name = id ?? "timewait#\(t.joinCounter + 1)"
         let family: AddressFamily = {
@@ -59,6 +65,8 @@ extension BindModel {
         )
     }
 
+    /// `tcp_time_wait()`: the entry carries the listener's options, on the connection's local
+    /// address: the bound one, or for a wildcard the loopback the connection came in on.
     @discardableResult
     func addTimeWait(from listener: ModelSocket, name: String, in t: inout SocketTable) -> BoundAddress {
         guard let b = listener.bound else { return BoundAddress(v4: 0, v6: nil, port: 0) }
