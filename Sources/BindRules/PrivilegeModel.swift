@@ -110,90 +110,143 @@ public enum PrivilegeModel {
             allowed: runs && (!requires || capable))
     }
 
-    /// What execve() of `binary` gives a process holding `facts`: `bprm_fill_uid()` (fs/exec.c),
-    /// then `cap_bprm_creds_from_file()` (security/commoncap.c), in the kernel's order. Not
-    /// modelled: a tracer, namespaced (v3) file capabilities, supplementary groups.
+    /// What execve() of `binary` gives a process holding `facts`, in the kernel's order: the
+    /// execute permission, `bprm_fill_uid()` (fs/exec.c), then `cap_bprm_creds_from_file()`
+    /// (security/commoncap.c): `get_file_caps()`, `handle_privileged_root()`, the no_new_privs
+    /// downgrade, the ambient set. Not modelled: a tracer, namespaced (v3) file capabilities,
+    /// supplementary groups.
     public static func exec(_ binary: BinaryFacts, by facts: PrivilegeFacts) -> ExecResult {
+        var new = ExecCredentials(euid: facts.euid, egid: facts.egid, ambient: facts.capabilities.ambient)
+        if let refusal = executePermission(binary, facts, new) { return refusal }
+        fillUID(binary, facts, &new)
+        if let refusal = fileCapabilities(binary, facts, &new) { return refusal }
+        privilegedRoot(facts, &new)
+        // `id_changed`, taken before no_new_privs may undo the change: it also clears the ambient set.
+        let idChanged = new.euid != facts.uid || new.egid != facts.gid
+        noNewPrivileges(facts, idChanged: idChanged, &new)
+        ambientAndEffective(idChanged: idChanged, &new)
+        new.steps.append(
+            "after execve(): permitted \(list(new.permitted)), effective \(list(new.effective))\(new.raiseEffective ? "" : " (the ambient set)")"
+        )
         let old = facts.capabilities
-        var steps: [String] = []
-        func fail(_ errno: String, _ why: String) -> ExecResult {
-            ExecResult(
-                uid: facts.uid, euid: facts.euid, capabilities: old, errno: errno, steps: steps + ["execve() fails with \(errno): \(why)"])
-        }
-        if binary.mode & 0o111 == 0 { return fail("EACCES", "the file has no execute bit") }
-        // bprm_fill_uid(): the set-user-ID and set-group-ID bits, unless nosuid or no_new_privs.
-        var euid = facts.euid
-        var egid = facts.egid
-        if binary.isSetUID || binary.isSetGID {
-            if binary.nosuidMount || facts.noNewPrivileges {
-                steps.append(
-                    "the set-user-ID/set-group-ID bit is ignored: \(binary.nosuidMount ? "the file system is mounted nosuid" : "no_new_privs is set")"
-                )
-            } else {
-                if binary.isSetUID {
-                    euid = binary.ownerUID
-                    steps.append("set-user-ID: the effective uid becomes the file's owner, \(euid)")
-                }
-                if binary.isSetGID { egid = binary.ownerGID }
-            }
-        }
-        // get_file_caps() and bprm_caps_from_vfs_caps(): pP' = (X & fP) | (pI & fI).
-        var permitted: Set<Capability> = []
-        var raiseEffective = false
-        var hasFileCaps = false
-        if let f = binary.capabilities {
-            if binary.nosuidMount {
-                steps.append("the file capabilities \(f.text) are ignored: the file system is mounted nosuid")
-            } else {
-                hasFileCaps = true
-                raiseEffective = f.effective
-                permitted = old.bounding.intersection(f.permitted).union(old.inheritable.intersection(f.inheritable))
-                steps.append(
-                    "file capabilities \(f.text): permitted = (bounding ∩ file permitted) ∪ (inheritable ∩ file inheritable) = \(list(permitted))"
-                )
-                let missing = f.permitted.subtracting(permitted)
-                if f.effective && !missing.isEmpty {
-                    return fail("EPERM", "the file's effective bit demands \(list(missing)), which the bounding set lacks")
-                }
-            }
-        }
-        // handle_privileged_root(): uid 0 gets the bounding set, unless SECBIT_NOROOT.
-        let rootBySetUID = facts.uid != 0 && euid == 0
-        if facts.secureNoRoot {
-            if euid == 0 || facts.uid == 0 { steps.append("SECBIT_NOROOT: uid 0 gets nothing from exec") }
-        } else if hasFileCaps && rootBySetUID {
-            steps.append("set-user-ID root and file capabilities: the file capabilities alone decide")
-        } else {
-            if euid == 0 || facts.uid == 0 {
-                permitted = old.bounding.union(old.inheritable)
-                steps.append("uid 0 (\(euid == 0 ? "effective" : "real only")): permitted = bounding ∪ inheritable = \(list(permitted))")
-            }
-            if euid == 0 { raiseEffective = true }
-        }
-        // no_new_privs: "they get no more than they had, and maybe less".
-        let isSetID = euid != facts.uid || egid != facts.gid
-        if facts.noNewPrivileges && (isSetID || !permitted.isSubset(of: old.permitted)) {
-            euid = facts.uid
-            egid = facts.gid
-            let refused = permitted.subtracting(old.permitted)
-            permitted.formIntersection(old.permitted)
-            if !refused.isEmpty { steps.append("no_new_privs: nothing beyond the old permitted set, so not \(list(refused))") }
-        }
-        // File capabilities or a uid/gid change clear the ambient set; pP' |= pA'; pE' = fE ? pP' : pA'.
-        var ambient = old.ambient
-        if (hasFileCaps || isSetID) && !ambient.isEmpty {
-            ambient = []
-            steps.append("the ambient set is cleared: \(hasFileCaps ? "the file has capabilities" : "the uid or gid changes")")
-        }
-        permitted.formUnion(ambient)
-        let effective = raiseEffective ? permitted : ambient
-        steps.append(
-            "after execve(): permitted \(list(permitted)), effective \(list(effective))\(raiseEffective ? "" : " (the ambient set)")")
         return ExecResult(
-            uid: facts.uid, euid: euid,
+            uid: facts.uid, euid: new.euid,
             capabilities: CapabilitySets(
-                effective: effective, permitted: permitted, inheritable: old.inheritable, bounding: old.bounding, ambient: ambient),
-            errno: nil, steps: steps)
+                effective: new.effective, permitted: new.permitted, inheritable: old.inheritable, bounding: old.bounding,
+                ambient: new.ambient),
+            errno: nil, steps: new.steps)
+    }
+
+    /// The credentials execve() builds (the kernel's `bprm->cred`), and what it did, in words.
+    struct ExecCredentials {
+        var euid: UInt32
+        var egid: UInt32
+        var permitted: Set<Capability> = []
+        var effective: Set<Capability> = []
+        var ambient: Set<Capability>
+        /// The file's effective bit, or an effective uid 0: pE' is pP' rather than pA'.
+        var raiseEffective = false
+        /// The file's capabilities count (the file has some, on a mount without nosuid).
+        var hasFileCaps = false
+        var steps: [String] = []
+
+        init(euid: UInt32, egid: UInt32, ambient: Set<Capability>) {
+            self.euid = euid
+            self.egid = egid
+            self.ambient = ambient
+        }
+    }
+
+    /// execve() failing with `errno`: the process keeps its credentials.
+    static func execFails(_ errno: String, _ why: String, _ facts: PrivilegeFacts, _ new: ExecCredentials) -> ExecResult {
+        ExecResult(
+            uid: facts.uid, euid: facts.euid, capabilities: facts.capabilities, errno: errno,
+            steps: new.steps + ["execve() fails with \(errno): \(why)"])
+    }
+
+    /// `do_open_execat()` → `may_open()`: a file without an execute bit is refused.
+    static func executePermission(_ binary: BinaryFacts, _ facts: PrivilegeFacts, _ new: ExecCredentials) -> ExecResult? {
+        binary.mode & 0o111 == 0 ? execFails("EACCES", "the file has no execute bit", facts, new) : nil
+    }
+
+    /// `bprm_fill_uid()`: the set-user-ID and set-group-ID bits, unless nosuid or no_new_privs.
+    static func fillUID(_ binary: BinaryFacts, _ facts: PrivilegeFacts, _ new: inout ExecCredentials) {
+        guard binary.isSetUID || binary.isSetGID else { return }
+        if binary.nosuidMount || facts.noNewPrivileges {
+            new.steps.append(
+                "the set-user-ID/set-group-ID bit is ignored: \(binary.nosuidMount ? "the file system is mounted nosuid" : "no_new_privs is set")"
+            )
+            return
+        }
+        if binary.isSetUID {
+            new.euid = binary.ownerUID
+            new.steps.append("set-user-ID: the effective uid becomes the file's owner, \(new.euid)")
+        }
+        if binary.isSetGID { new.egid = binary.ownerGID }
+    }
+
+    /// `get_file_caps()` and `bprm_caps_from_vfs_caps()`: pP' = (X & fP) | (pI & fI); a file whose
+    /// effective bit demands capabilities the bounding set withholds fails with EPERM.
+    static func fileCapabilities(_ binary: BinaryFacts, _ facts: PrivilegeFacts, _ new: inout ExecCredentials) -> ExecResult? {
+        guard let f = binary.capabilities else { return nil }
+        if binary.nosuidMount {
+            new.steps.append("the file capabilities \(f.text) are ignored: the file system is mounted nosuid")
+            return nil
+        }
+        let old = facts.capabilities
+        new.hasFileCaps = true
+        new.raiseEffective = f.effective
+        new.permitted = old.bounding.intersection(f.permitted).union(old.inheritable.intersection(f.inheritable))
+        new.steps.append(
+            "file capabilities \(f.text): permitted = (bounding ∩ file permitted) ∪ (inheritable ∩ file inheritable) = \(list(new.permitted))"
+        )
+        let missing = f.permitted.subtracting(new.permitted)
+        if f.effective && !missing.isEmpty {
+            return execFails("EPERM", "the file's effective bit demands \(list(missing)), which the bounding set lacks", facts, new)
+        }
+        return nil
+    }
+
+    /// `handle_privileged_root()`: uid 0 gets the bounding set, unless SECBIT_NOROOT; set-user-ID
+    /// root with file capabilities gets only the file's.
+    static func privilegedRoot(_ facts: PrivilegeFacts, _ new: inout ExecCredentials) {
+        let old = facts.capabilities
+        let rootBySetUID = facts.uid != 0 && new.euid == 0
+        if facts.secureNoRoot {
+            if new.euid == 0 || facts.uid == 0 { new.steps.append("SECBIT_NOROOT: uid 0 gets nothing from exec") }
+        } else if new.hasFileCaps && rootBySetUID {
+            new.steps.append("set-user-ID root and file capabilities: the file capabilities alone decide")
+        } else {
+            if new.euid == 0 || facts.uid == 0 {
+                new.permitted = old.bounding.union(old.inheritable)
+                new.steps.append(
+                    "uid 0 (\(new.euid == 0 ? "effective" : "real only")): permitted = bounding ∪ inheritable = \(list(new.permitted))")
+            }
+            if new.euid == 0 { new.raiseEffective = true }
+        }
+    }
+
+    /// `cap_bprm_creds_from_file()` under no_new_privs: "they get no more than they had, and maybe
+    /// less": the uid change is undone, the permitted set kept within the old one.
+    static func noNewPrivileges(_ facts: PrivilegeFacts, idChanged: Bool, _ new: inout ExecCredentials) {
+        let old = facts.capabilities
+        guard facts.noNewPrivileges && (idChanged || !new.permitted.isSubset(of: old.permitted)) else { return }
+        new.euid = facts.uid
+        new.egid = facts.gid
+        let refused = new.permitted.subtracting(old.permitted)
+        new.permitted.formIntersection(old.permitted)
+        if !refused.isEmpty { new.steps.append("no_new_privs: nothing beyond the old permitted set, so not \(list(refused))") }
+    }
+
+    /// `cap_bprm_creds_from_file()`'s last sets: file capabilities or a uid/gid change clear the
+    /// ambient set; pP' |= pA'; pE' = fE ? pP' : pA'.
+    static func ambientAndEffective(idChanged: Bool, _ new: inout ExecCredentials) {
+        if (new.hasFileCaps || idChanged) && !new.ambient.isEmpty {
+            new.ambient = []
+            new.steps.append("the ambient set is cleared: \(new.hasFileCaps ? "the file has capabilities" : "the uid or gid changes")")
+        }
+        new.permitted.formUnion(new.ambient)
+        new.effective = new.raiseEffective ? new.permitted : new.ambient
     }
 
     // MARK: Reasons
