@@ -133,6 +133,7 @@ public struct BindModel: Sendable {
         }
     }
 
+    /// `sockfd_lookup()`: a step on an id that names no open socket gets EBADF.
     private func unknownSocket(_ id: String?) -> StepResult {
         StepResult(.errno("EBADF"), reason(rule: "no-socket", kernel: "sockfd_lookup", text: "no open socket \(id ?? "?") at this step"))
     }

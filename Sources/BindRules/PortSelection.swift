@@ -61,12 +61,14 @@ extension BindModel {
         )
     }
 
+    /// The candidate's address without its port, for the words of an exhausted range.
     private func addressText(_ sk: ModelSocket) -> String {
         guard let b = sk.bound else { return "?" }
         if let v6 = b.v6 { return "[\(v6)]" }
         return "\(IPv4Address(rawValue: b.v4))"
     }
 
+    /// The first holder `sk` shares its address and port with, for the words of a bind.
     private func sharing(_ sk: ModelSocket, _ t: SocketTable) -> String {
         guard let b = sk.bound else { return "" }
         let others = t.holders(port: b.port, transport: sk.transport, excluding: sk.id).filter {

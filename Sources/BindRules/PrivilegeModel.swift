@@ -251,6 +251,7 @@ public enum PrivilegeModel {
 
     // MARK: Reasons
 
+    /// Whether the port needs the capability at all, and why.
     static func portReason(_ facts: PrivilegeFacts, port: UInt16, requires: Bool) -> String {
         let start = facts.unprivilegedPortStart
         if port == 0 { return "port 0 asks the kernel to pick a free port: that never needs CAP_NET_BIND_SERVICE" }
@@ -259,6 +260,8 @@ public enum PrivilegeModel {
             "port \(port) is below net.ipv4.ip_unprivileged_port_start (\(start)) of this network namespace: bind() needs CAP_NET_BIND_SERVICE in the effective set, in the user namespace that owns the network namespace"
     }
 
+    /// What the subject holds, what execve() changes, and whose capabilities count where the
+    /// network namespace belongs.
     static func credentialReasons(_ facts: PrivilegeFacts, _ d: Decision) -> [String] {
         var r: [String] = []
         let c = facts.capabilities
