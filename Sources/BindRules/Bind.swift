@@ -10,7 +10,7 @@ extension BindModel {
     /// `inet_bind()` / `inet6_bind()`: the sockaddr's family and length, then the family's bind.
     func bind(_ sk: ModelSocket, to spec: AddressSpec, in t: inout SocketTable) -> StepResult {
         guard let port = resolvePort(spec.port, in: t) else {
-            return StepResult(
+            return (
                 .errno("EINVAL"),
                 reason(rule: "unresolved-port", kernel: "(scenario)", text: "\(spec.port) names a socket that never got a port")
             )
@@ -27,7 +27,7 @@ extension BindModel {
             case .index(let i)?: scope = i
             case .name(let n)?:
                 guard let iface = host.interface(named: n) else {
-                    return StepResult(
+                    return (
                         .errno("ENODEV"),
                         reason(
                             rule: "no-such-device", kernel: "if_nametoindex",
@@ -46,7 +46,7 @@ extension BindModel {
         switch (sk.family, ip) {
         case (.inet, .v6):
             // A sockaddr_in6 is long enough for an inet socket, but not AF_INET.
-            return StepResult(
+            return (
                 .errno("EAFNOSUPPORT"),
                 reason(
                     rule: "family", kernel: "__inet_bind", text: "an inet socket was given an IPv6 address",
@@ -54,7 +54,7 @@ extension BindModel {
             )
         case (.inet6, .v4):
             // A sockaddr_in (16 bytes) is shorter than SIN6_LEN_RFC2133 (24).
-            return StepResult(
+            return (
                 .errno("EINVAL"),
                 reason(
                     rule: "address-length", kernel: "inet6_bind",
@@ -101,7 +101,7 @@ extension BindModel {
     /// `__inet6_bind()`: a TCP socket refuses a multicast address.
     func tcpMulticast(_ sk: ModelSocket, _ a: IPv6Address) -> StepResult? {
         guard a.isMulticast && sk.transport == .tcp else { return nil }
-        return StepResult(
+        return (
             .errno("EINVAL"),
             reason(
                 rule: "tcp-multicast", kernel: "__inet6_bind", text: "a TCP socket cannot bind an IPv6 multicast address",
@@ -112,7 +112,7 @@ extension BindModel {
     /// `__inet6_bind()`: a v4-mapped address on an IPV6_V6ONLY socket.
     func v4MappedOnV6Only(_ sk: ModelSocket, _ a: IPv6Address) -> StepResult? {
         guard sk.v6only else { return nil }
-        return StepResult(
+        return (
             .errno("EINVAL"),
             reason(
                 rule: "v4mapped-on-v6only", kernel: "__inet6_bind",
@@ -131,7 +131,7 @@ extension BindModel {
             t.open[candidate.id]?.device = scope
         }
         guard candidate.device == 0 else { return nil }
-        return StepResult(
+        return (
             .errno("EINVAL"),
             reason(
                 rule: "link-local-needs-scope", kernel: "__inet6_bind",
@@ -152,7 +152,7 @@ extension BindModel {
     /// replaced it, must be an interface of this host.
     func boundDeviceExists(_ index: UInt32) -> StepResult? {
         guard index != 0 && host.interface(index: index) == nil else { return nil }
-        return StepResult(
+        return (
             .errno("ENODEV"),
             reason(
                 rule: "no-such-device", kernel: "dev_get_by_index",
@@ -179,7 +179,7 @@ extension BindModel {
     func notLocal(_ ip: IPAddress, sk: ModelSocket, kernel: String, nonlocalKnob: String) -> StepResult {
         // Without words there is no list of the host's addresses to make.
         if !explains {
-            return StepResult(.errno("EADDRNOTAVAIL"), Reason(rule: "address-not-local", kernel: kernel, text: "", explains: false))
+            return (.errno("EADDRNOTAVAIL"), Reason(rule: "address-not-local", kernel: kernel, text: "", explains: false))
         }
         let family: AddressFamily = {
             if case .v4 = ip { return .inet }
@@ -195,7 +195,7 @@ extension BindModel {
             text += " on device #\(sk.device)"
         }
         text += " (it has \(mine.isEmpty ? "none" : mine.joined(separator: ", ")))"
-        return StepResult(
+        return (
             .errno("EADDRNOTAVAIL"),
             reason(
                 rule: "address-not-local", kernel: kernel, text: text,
@@ -207,7 +207,7 @@ extension BindModel {
     func privilegedPort(_ sk: ModelSocket, _ port: UInt16, kernel: String) -> StepResult? {
         let start = host.sysctls.unprivilegedPortStart
         guard port != 0, Int(port) < start, !sk.holds(.netBindService) else { return nil }
-        return StepResult(
+        return (
             .errno("EACCES"),
             reason(
                 rule: "privileged-port", kernel: kernel,
@@ -222,7 +222,7 @@ extension BindModel {
     /// socket gets one address.
     func alreadyBound(_ sk: ModelSocket, kernel: String) -> StepResult? {
         guard let b = sk.bound else { return nil }
-        return StepResult(
+        return (
             .errno("EINVAL"),
             reason(
                 rule: "already-bound", kernel: kernel, text: "socket \(sk.id) is already bound to \(b.text)",

@@ -9,15 +9,9 @@ public struct Prediction: Sendable {
 }
 
 /// What one step gives before its table: the outcome and why (a `Prediction` without the table).
-struct StepResult {
-    var outcome: Outcome
-    var reason: Reason
-
-    init(_ outcome: Outcome, _ reason: Reason) {
-        self.outcome = outcome
-        self.reason = reason
-    }
-}
+/// A tuple, as `BindModel.apply` returns it, so that a result passes from the rules to the caller
+/// as it was made.
+typealias StepResult = (outcome: Outcome, reason: Reason)
 
 /// The Linux bind rules as a pure function: host facts + socket table + step → outcome, reason,
 /// new table. No syscalls, clock or randomness: port 0 picks deterministically in the kernel's
@@ -54,23 +48,22 @@ public struct BindModel: Sendable {
     /// Predicts one step.
     public func predict(_ step: Step, in table: SocketTable) -> Prediction {
         var t = table
-        let r = perform(step, on: &t)
-        return Prediction(outcome: r.outcome, reason: r.reason, table: r.outcome == .ok ? t : keepFailureState(step, t, table))
+        let (outcome, reason) = perform(step, on: &t)
+        return Prediction(outcome: outcome, reason: reason, table: outcome == .ok ? t : keepFailureState(step, t, table))
     }
 
     /// Predicts one step and leaves the table after it in `table`: the same outcome, reason and
     /// table as `predict`, without copying the table.
     public func apply(_ step: Step, to table: inout SocketTable) -> (outcome: Outcome, reason: Reason) {
-        let r = perform(step, on: &table)
-        return (r.outcome, r.reason)
+        perform(step, on: &table)
     }
 
     /// Runs whole scenario steps, returning each prediction (the table threads through).
     public func run(_ steps: [Step], from table: SocketTable = SocketTable()) -> [Prediction] {
         var t = table
         return steps.map { step in
-            let r = perform(step, on: &t)
-            return Prediction(outcome: r.outcome, reason: r.reason, table: t)
+            let (outcome, reason) = perform(step, on: &t)
+            return Prediction(outcome: outcome, reason: reason, table: t)
         }
     }
 
@@ -124,8 +117,7 @@ public struct BindModel: Sendable {
         case .close:
             guard let id = step.id, t.open.contains(id) else { return unknownSocket(step.id) }
             close(id, in: &t)
-            return StepResult(
-                .ok, reason(rule: "close", kernel: "inet_release", text: "closed; its port is free again unless others hold it"))
+            return (.ok, reason(rule: "close", kernel: "inet_release", text: "closed; its port is free again unless others hold it"))
         case .timewait(let spec, let reuseaddr):
             var answer = timeWait(id: step.id, at: spec, reuseaddr: reuseaddr, in: &t)
             answer.reason.port = resolvePort(spec.port, in: t).flatMap { $0 == 0 ? step.id.flatMap { t.portOf[$0] } : $0 }
@@ -135,7 +127,7 @@ public struct BindModel: Sendable {
 
     /// `sockfd_lookup()`: a step on an id that names no open socket gets EBADF.
     private func unknownSocket(_ id: String?) -> StepResult {
-        StepResult(.errno("EBADF"), reason(rule: "no-socket", kernel: "sockfd_lookup", text: "no open socket \(id ?? "?") at this step"))
+        (.errno("EBADF"), reason(rule: "no-socket", kernel: "sockfd_lookup", text: "no open socket \(id ?? "?") at this step"))
     }
 
     /// The port a scenario names: a number, or `$id`, the port that socket was last bound to.

@@ -9,7 +9,7 @@ extension BindModel {
     /// other goes to `inet_csk_listen_start()`.
     func listen(_ sk: ModelSocket, in t: inout SocketTable) -> StepResult {
         if sk.transport == .udp {
-            return StepResult(
+            return (
                 .errno("EOPNOTSUPP"),
                 reason(
                     rule: "listen-udp", kernel: "sock_no_listen", text: "UDP sockets do not listen",
@@ -17,7 +17,7 @@ extension BindModel {
             )
         }
         if sk.state == .listening {
-            return StepResult(.ok, reason(rule: "listen", kernel: "__inet_listen_sk", text: "already listening: the backlog is updated"))
+            return (.ok, reason(rule: "listen", kernel: "__inet_listen_sk", text: "already listening: the backlog is updated"))
         }
         var l = sk
         l.state = .listening
@@ -27,11 +27,10 @@ extension BindModel {
 
     /// `inet_csk_listen_start()` → `inet_csk_get_port()` with port 0: an unbound socket picks a
     /// port on the wildcard of its family.
-    func autobindOnListen(_ listener: ModelSocket, in t: inout SocketTable) -> StepResult {
-        var l = listener
+    func autobindOnListen(_ l: consuming ModelSocket, in t: inout SocketTable) -> StepResult {
         l.bound = BoundAddress(v4: 0, v6: l.family == .inet6 ? .any : nil, port: 0)
         guard let port = pickPort(l, in: t) else {
-            return StepResult(
+            return (
                 .errno("EADDRINUSE"),
                 reason(
                     rule: "ephemeral-exhausted", kernel: "inet_csk_find_open_port",
@@ -42,7 +41,7 @@ extension BindModel {
         }
         l.bound?.port = port
         join(&l, in: &t)
-        return StepResult(
+        return (
             .ok,
             reason(
                 rule: "listen", kernel: "inet_csk_listen_start",
@@ -53,12 +52,11 @@ extension BindModel {
     /// `inet_csk_listen_start()` → `inet_csk_get_port()` with the bound port: the conflict test
     /// again, against the holders as they are now (one that listens since this socket's bind no
     /// longer shares by SO_REUSEADDR).
-    func recheckOnListen(_ listener: ModelSocket, at b: BoundAddress, in t: inout SocketTable) -> StepResult {
-        var l = listener
+    func recheckOnListen(_ l: consuming ModelSocket, at b: BoundAddress, in t: inout SocketTable) -> StepResult {
         if let holder = explicitPortConflict(l, in: t) {
-            return StepResult(.errno("EADDRINUSE"), conflictReason(l, holder, listen: true))
+            return (.errno("EADDRINUSE"), conflictReason(l, holder, listen: true))
         }
         join(&l, in: &t)
-        return StepResult(.ok, reason(rule: "listen", kernel: "inet_csk_listen_start", text: "listening on \(b.text)"))
+        return (.ok, reason(rule: "listen", kernel: "inet_csk_listen_start", text: "listening on \(b.text)"))
     }
 }

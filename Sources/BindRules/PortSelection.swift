@@ -9,10 +9,9 @@ extension BindModel {
     /// `inet_csk_get_port()` / `udp_lib_get_port()`: the port of `sk` bound to `address`. Port 0
     /// picks one; an explicit port must not conflict with its holders. Either way the socket
     /// then joins the port's owners.
-    func getPort(_ sk: ModelSocket, at address: BoundAddress, in t: inout SocketTable) -> StepResult {
-        var candidate = sk
-        candidate.bound = address
-        return address.port == 0 ? autobind(candidate, in: &t) : explicitPort(candidate, in: &t)
+    func getPort(_ sk: consuming ModelSocket, at address: BoundAddress, in t: inout SocketTable) -> StepResult {
+        sk.bound = address
+        return address.port == 0 ? autobind(sk, in: &t) : explicitPort(sk, in: &t)
     }
 
     /// The function that takes a port for `transport`, as the reasons name it.
@@ -21,11 +20,10 @@ extension BindModel {
     }
 
     /// `inet_csk_find_open_port()` / `udp_lib_get_port()`'s scan for port 0.
-    func autobind(_ candidate: ModelSocket, in t: inout SocketTable) -> StepResult {
-        var sk = candidate
+    func autobind(_ sk: consuming ModelSocket, in t: inout SocketTable) -> StepResult {
         guard let port = pickPort(sk, in: t) else {
             let (lo, hi) = localPortRange(sk)
-            return StepResult(
+            return (
                 .errno("EADDRINUSE"),
                 reason(
                     rule: "ephemeral-exhausted", kernel: sk.transport == .tcp ? "inet_csk_find_open_port" : "udp_lib_get_port",
@@ -37,7 +35,7 @@ extension BindModel {
         }
         sk.bound?.port = port
         join(&sk, in: &t)
-        return StepResult(
+        return (
             .ok,
             reason(
                 rule: "bind", kernel: getPortFunction(sk.transport),
@@ -47,13 +45,12 @@ extension BindModel {
 
     /// `inet_csk_get_port()` / `udp_lib_get_port()` for an explicit port: the conflict test, then
     /// the join.
-    func explicitPort(_ candidate: ModelSocket, in t: inout SocketTable) -> StepResult {
-        var sk = candidate
+    func explicitPort(_ sk: consuming ModelSocket, in t: inout SocketTable) -> StepResult {
         if let holder = explicitPortConflict(sk, in: t) {
-            return StepResult(.errno("EADDRINUSE"), conflictReason(sk, holder, listen: false))
+            return (.errno("EADDRINUSE"), conflictReason(sk, holder, listen: false))
         }
         join(&sk, in: &t)
-        return StepResult(
+        return (
             .ok,
             reason(
                 rule: "bind", kernel: getPortFunction(sk.transport),

@@ -36,7 +36,7 @@ extension BindModel {
             }
         }
         t.open[id] = sk
-        return StepResult(.ok, created)
+        return (.ok, created)
     }
 
     /// One option of a `socket` or `setsockopt` step, at the level the kernel handles it. Every
@@ -66,13 +66,13 @@ extension BindModel {
         case .localPortRange(let low, let high):
             if let refusal = setLocalPortRange(low: low, high: high, on: &sk) { return refusal }
         }
-        return StepResult(.ok, reason(rule: "setsockopt", kernel: "sock_setsockopt", text: "\(option.key) set"))
+        return (.ok, reason(rule: "setsockopt", kernel: "sock_setsockopt", text: "\(option.key) set"))
     }
 
     /// `setresuid()`: later steps run as `u`; the socket keeps its creator's `sk_uid`.
     func setUID(_ u: UInt32, on sk: inout ModelSocket) -> StepResult {
         sk.uid = u
-        return StepResult(
+        return (
             .ok,
             reason(
                 rule: "credentials", kernel: "setresuid",
@@ -83,7 +83,7 @@ extension BindModel {
     /// `capset()`: later steps hold `c`.
     func setCapabilities(_ c: Set<Capability>, on sk: inout ModelSocket) -> StepResult {
         sk.caps = c
-        return StepResult(
+        return (
             .ok,
             reason(
                 rule: "credentials", kernel: "capset",
@@ -95,7 +95,7 @@ extension BindModel {
     /// (`sock_bindtoindex_locked()`).
     func setBindToDevice(_ name: String, on sk: inout ModelSocket) -> StepResult? {
         guard let iface = host.interface(named: name) else {
-            return StepResult(
+            return (
                 .errno("ENODEV"),
                 reason(
                     rule: "no-such-device", kernel: "sock_setbindtodevice",
@@ -103,7 +103,7 @@ extension BindModel {
             )
         }
         if sk.device != 0 && !sk.holds(.netRaw) {
-            return StepResult(
+            return (
                 .errno("EPERM"),
                 reason(
                     rule: "rebind-device-needs-capability", kernel: "sock_bindtoindex_locked",
@@ -118,13 +118,13 @@ extension BindModel {
     /// refuses it); a socket with a port keeps the value it bound with.
     func setV6Only(_ v: Bool, on sk: inout ModelSocket) -> StepResult? {
         if sk.family == .inet {
-            return StepResult(
+            return (
                 .errno("ENOPROTOOPT"),
                 reason(rule: "option-level", kernel: "ip_setsockopt", text: "IPV6_V6ONLY exists only on inet6 sockets")
             )
         }
         if sk.bound != nil {
-            return StepResult(
+            return (
                 .errno("EINVAL"),
                 reason(
                     rule: "v6only-after-bind", kernel: "do_ipv6_setsockopt",
@@ -138,7 +138,7 @@ extension BindModel {
     /// `do_ip_setsockopt(IP_TRANSPARENT)`: turning it on needs CAP_NET_RAW or CAP_NET_ADMIN.
     func setTransparent(_ v: Bool, on sk: inout ModelSocket) -> StepResult? {
         if v && !sk.holds(.netRaw) && !sk.holds(.netAdmin) {
-            return StepResult(
+            return (
                 .errno("EPERM"),
                 reason(
                     rule: "transparent-needs-capability", kernel: "do_ip_setsockopt",
@@ -154,7 +154,7 @@ extension BindModel {
     /// kernel stores it, `low | high << 16`.
     func setLocalPortRange(low: UInt16, high: UInt16, on sk: inout ModelSocket) -> StepResult? {
         if low != 0 && high != 0 && low > high {
-            return StepResult(
+            return (
                 .errno("EINVAL"),
                 reason(
                     rule: "port-range-order", kernel: "do_ip_setsockopt", text: "IP_LOCAL_PORT_RANGE low \(low) is above high \(high)")

@@ -35,7 +35,7 @@ extension BindModel {
         scratch.open[listener.id] = listener
         let bound = bind(listener, to: spec, in: &scratch)
         guard bound.outcome == .ok, let l = scratch.open[listener.id] else {
-            return StepResult(
+            return (
                 bound.outcome,
                 reason(
                     rule: bound.reason.rule, kernel: bound.reason.kernel, text: "the TIME_WAIT listener cannot bind: " + bound.reason.text,
@@ -44,7 +44,7 @@ extension BindModel {
         }
         let listened = listen(l, in: &scratch)
         guard listened.outcome == .ok, let entry = scratch.open[listener.id], let b = entry.bound else {
-            return StepResult(
+            return (
                 listened.outcome,
                 reason(
                     rule: listened.reason.rule, kernel: listened.reason.kernel,
@@ -57,7 +57,7 @@ extension BindModel {
         scratch.portOf[name] = b.port
         dropBucketIfEmpty(b.port, .tcp, in: &scratch)
         t = scratch
-        return StepResult(
+        return (
             .ok,
             reason(
                 rule: "time-wait", kernel: "tcp_time_wait",
