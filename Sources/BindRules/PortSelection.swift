@@ -158,15 +158,15 @@ extension BindModel {
     /// Whether autobind may take `port`: `inet_csk_find_open_port`'s conflict test (relax false,
     /// then with ip_autobind_reuse also relax true; reuseport_ok false), or UDP's bitmap.
     func autobindUsable(_ sk: ModelSocket, port: UInt16, in t: SocketTable) -> Bool {
-        var c = sk
-        c.bound?.port = port
+        var candidate = sk
+        candidate.bound?.port = port
         let holders = t.holders(port: port, transport: sk.transport, excluding: sk.id)
         switch sk.transport {
         case .udp:
-            return !udpPortBusy(c, chain: holders)
+            return !udpPortBusy(candidate, chain: holders)
         case .tcp:
-            if tcpConflict(c, holders: holders, relax: false, reuseportOK: false) == nil { return true }
-            return host.sysctls.autobindReuse && tcpConflict(c, holders: holders, relax: true, reuseportOK: false) == nil
+            if tcpConflict(candidate, holders: holders, relax: false, reuseportOK: false) == nil { return true }
+            return host.sysctls.autobindReuse && tcpConflict(candidate, holders: holders, relax: true, reuseportOK: false) == nil
         }
     }
 
