@@ -94,3 +94,58 @@ func udpPortBusy(_ sk: ModelSocket, chain: [ModelSocket]) -> Bool {
         udpOverlaps(sk, sk2) && !(sk2.reusePort && sk.reusePort && sk.ownerUID == sk2.ownerUID)
     }
 }
+
+// MARK: - The words of a conflict
+
+extension BindModel {
+    /// The reason for the holder `inet_csk_bind_conflict()` or `udp_lib_lport_inuse()` found:
+    /// how the addresses overlap, which options kept the two from sharing, what would let them.
+    func conflictReason(_ sk: ModelSocket, _ holder: ModelSocket, listen: Bool) -> Reason {
+        let rule = listen ? "listen-conflict" : (holder.state == .timeWait ? "time-wait" : "conflict")
+        let kernel = sk.transport == .tcp ? "inet_csk_bind_conflict" : "udp_lib_lport_inuse"
+        // Without words, none of the comparisons below need making.
+        if !explains { return Reason(rule: rule, kernel: kernel, text: "", explains: false) }
+        let mine = sk.bound?.text ?? "?"
+        var why: [String] = []
+        if holder.state == .timeWait {
+            why.append(sk.reuseAddress ? "the connection that left it did not set SO_REUSEADDR" : "this socket does not set SO_REUSEADDR")
+        } else {
+            if sk.transport == .tcp && sk.reuseAddress && holder.reuseAddress && holder.state == .listening {
+                why.append("SO_REUSEADDR is on both but \(holder.id) is listening")
+            } else if sk.reuseAddress != holder.reuseAddress {
+                why.append("SO_REUSEADDR is set on \(sk.reuseAddress ? "this socket (\(sk.id))" : holder.id) only")
+            } else if !sk.reuseAddress {
+                why.append("neither sets SO_REUSEADDR")
+            }
+            if sk.reusePort && holder.reusePort && sk.ownerUID != holder.ownerUID {
+                why.append("SO_REUSEPORT is on both but they belong to uids \(holder.ownerUID) and \(sk.ownerUID)")
+            } else if sk.reusePort != holder.reusePort {
+                why.append("SO_REUSEPORT is set on \(sk.reusePort ? "this socket (\(sk.id))" : holder.id) only")
+            } else if !sk.reusePort {
+                why.append("neither sets SO_REUSEPORT")
+            }
+        }
+        let overlap = overlapWords(sk, holder)
+        let what = listen ? "listen() on \(mine) re-checks the port:" : "\(mine)"
+        return reason(
+            rule: rule,
+            kernel: kernel,
+            text: "\(what) \(overlap) socket \(holder.id) (\(holder.summary)); \(why.joined(separator: "; "))",
+            holder: Holder(holder),
+            fix: holder.state == .timeWait
+                ? "allowed: SO_REUSEADDR on both (this socket and the one that left the TIME_WAIT), or SO_REUSEPORT on both (any uid); or wait 60 s"
+                : sk.transport == .tcp
+                    ? "allowed: SO_REUSEPORT on both under one uid, or SO_REUSEADDR on both while the holder does not listen"
+                    : "allowed: SO_REUSEADDR on both, or SO_REUSEPORT on both under one uid")
+    }
+
+    /// How `sk`'s address meets the holder's, for the reason's text.
+    private func overlapWords(_ sk: ModelSocket, _ holder: ModelSocket) -> String {
+        guard let a = sk.bound, let b = holder.bound else { return "overlaps" }
+        if sameBhash2Address(a, b) { return "is already held by" }
+        if holder.family == .inet6 && !holder.v6only && b.v6?.isUnspecified == true { return "is covered by the dual-stack \(b.text) of" }
+        if b.isWildcard { return "is covered by the wildcard \(b.text) of" }
+        if a.isWildcard { return "covers \(b.text) of" }
+        return "overlaps \(b.text) of"
+    }
+}

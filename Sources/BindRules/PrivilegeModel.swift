@@ -1,262 +1,8 @@
 import BindKit
 
 // Privileged ports as a pure function: who calls bind(), with which capabilities, in which user
-// namespace, and what execve() of a program changes about that. No syscalls: the facts come from
-// the host (BindConformance reads them) or from a file.
-
-// MARK: - Facts
-
-/// Where the user namespace that owns the network namespace stands, seen from the process.
-/// `ns_capable(net->user_ns, CAP_NET_BIND_SERVICE)` (`cap_capable()`, security/commoncap.c) walks
-/// from that owner up towards the process's own user namespace.
-public enum NetworkNamespaceOwner: String, Hashable, Sendable, Codable, CaseIterable {
-    /// The process's own user namespace: its effective set decides.
-    case own
-    /// A user namespace below the process's: its effective set decides, and the owner (creator)
-    /// of the user namespace just below the process's is capable there without any capability.
-    case descendant
-    /// A user namespace above or beside the process's (a rootless container on the host's
-    /// network): nothing the process holds counts.
-    case outside
-}
-
-/// The process's user namespace and how it relates to the network namespace.
-public struct UserNamespaceFacts: Hashable, Sendable, Codable {
-    /// Whether the process is in the initial user namespace (uid map `0 0 4294967295`).
-    public var isInitial: Bool
-    public var networkNamespaceOwner: NetworkNamespaceOwner
-    /// With `.descendant`: the owner uid of the user namespace just below the process's.
-    public var childOwnerUID: UInt32?
-    /// `/proc/self/uid_map`, lines of "inside outside count".
-    public var uidMap: String
-
-    public init(
-        isInitial: Bool = true, networkNamespaceOwner: NetworkNamespaceOwner = .own, childOwnerUID: UInt32? = nil,
-        uidMap: String = "0 0 4294967295"
-    ) {
-        self.isInitial = isInitial
-        self.networkNamespaceOwner = networkNamespaceOwner
-        self.childOwnerUID = childOwnerUID
-        self.uidMap = uidMap
-    }
-}
-
-/// A file's capabilities (`security.capability`, as `cap_get_file` reads them).
-public struct FileCapabilities: Hashable, Sendable, Codable {
-    public var permitted: Set<Capability>
-    public var inheritable: Set<Capability>
-    /// The file's one effective bit: at exec the new permitted set becomes the effective set.
-    public var effective: Bool
-
-    public init(permitted: Set<Capability> = [], inheritable: Set<Capability> = [], effective: Bool = false) {
-        self.permitted = permitted
-        self.inheritable = inheritable
-        self.effective = effective
-    }
-
-    /// As getcap(8) writes it, e.g. `cap_net_bind_service=ep`.
-    public var text: String {
-        var groups: [String: [Capability]] = [:]
-        for c in permitted.union(inheritable) {
-            var flags = effective ? "e" : ""
-            if inheritable.contains(c) { flags += "i" }
-            if permitted.contains(c) { flags += "p" }
-            groups[flags, default: []].append(c)
-        }
-        return groups.sorted { $0.key < $1.key }
-            .map { flags, caps in caps.sorted().map { $0.name.lowercased() }.joined(separator: ",") + "=" + flags }
-            .joined(separator: " ")
-    }
-
-    enum CodingKeys: String, CodingKey { case permitted, inheritable, effective, text }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        permitted = Set(try c.decode([Capability].self, forKey: .permitted))
-        inheritable = Set(try c.decode([Capability].self, forKey: .inheritable))
-        effective = try c.decode(Bool.self, forKey: .effective)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(permitted.sorted(), forKey: .permitted)
-        try c.encode(inheritable.sorted(), forKey: .inheritable)
-        try c.encode(effective, forKey: .effective)
-        try c.encode(text, forKey: .text)
-    }
-}
-
-/// An executable the subject would run: what execve() looks at.
-public struct BinaryFacts: Hashable, Sendable, Codable {
-    public var path: String
-    /// nil when the file has no capabilities.
-    public var capabilities: FileCapabilities?
-    /// st_mode's permission bits, set-user-ID (0o4000) and set-group-ID (0o2000) included.
-    @OctalMode public var mode: UInt32
-    public var ownerUID: UInt32
-    public var ownerGID: UInt32
-    /// The file system is mounted nosuid: set-user-ID bits and file capabilities are ignored.
-    public var nosuidMount: Bool
-
-    public init(
-        path: String, capabilities: FileCapabilities? = nil, mode: UInt32 = 0o755, ownerUID: UInt32 = 0,
-        ownerGID: UInt32 = 0, nosuidMount: Bool = false
-    ) {
-        self.path = path
-        self.capabilities = capabilities
-        self.mode = mode
-        self.ownerUID = ownerUID
-        self.ownerGID = ownerGID
-        self.nosuidMount = nosuidMount
-    }
-
-    public var isSetUID: Bool { mode & 0o4000 != 0 }
-    public var isSetGID: Bool { mode & 0o2000 != 0 }
-    public var isSetUIDRoot: Bool { isSetUID && ownerUID == 0 }
-}
-
-/// The commands this host offers for the fixes (`command -v`), and whether systemd runs it.
-public struct HostTools: Hashable, Sendable, Codable {
-    public var systemd: Bool
-    public var setcap: Bool
-    public var setpriv: Bool
-    public var nft: Bool
-    public var iptables: Bool
-
-    public init(systemd: Bool = true, setcap: Bool = true, setpriv: Bool = true, nft: Bool = true, iptables: Bool = false) {
-        self.systemd = systemd
-        self.setcap = setcap
-        self.setpriv = setpriv
-        self.nft = nft
-        self.iptables = iptables
-    }
-}
-
-/// Everything that decides whether a subject may bind a port below
-/// `net.ipv4.ip_unprivileged_port_start`.
-public struct PrivilegeFacts: Hashable, Sendable, Codable {
-    /// Who, for people: "this process", "user www-data".
-    public var subject: String
-    /// The user's name, when known (for the commands of the fixes).
-    public var userName: String?
-    public var uid: UInt32
-    public var euid: UInt32
-    public var gid: UInt32
-    public var egid: UInt32
-    @CapabilityMasks public var capabilities: CapabilitySets
-    public var noNewPrivileges: Bool
-    /// SECBIT_NOROOT: uid 0 gets no capabilities from execve().
-    public var secureNoRoot: Bool
-    /// `net.ipv4.ip_unprivileged_port_start` of the network namespace (IPv6 uses it too).
-    public var unprivilegedPortStart: Int
-    public var userNamespace: UserNamespaceFacts
-    /// The program the subject execs before it binds; nil: the subject binds itself.
-    public var binary: BinaryFacts?
-    public var tools: HostTools
-
-    public init(
-        subject: String, userName: String? = nil, uid: UInt32, euid: UInt32? = nil, gid: UInt32 = 0, egid: UInt32? = nil,
-        capabilities: CapabilitySets, noNewPrivileges: Bool = false, secureNoRoot: Bool = false,
-        unprivilegedPortStart: Int = 1024, userNamespace: UserNamespaceFacts = UserNamespaceFacts(),
-        binary: BinaryFacts? = nil, tools: HostTools = HostTools()
-    ) {
-        self.subject = subject
-        self.userName = userName
-        self.uid = uid
-        self.euid = euid ?? uid
-        self.gid = gid
-        self.egid = egid ?? gid
-        self.capabilities = capabilities
-        self.noNewPrivileges = noNewPrivileges
-        self.secureNoRoot = secureNoRoot
-        self.unprivilegedPortStart = unprivilegedPortStart
-        self.userNamespace = userNamespace
-        self.binary = binary
-        self.tools = tools
-    }
-
-    /// Who, with the uid: "this process (uid 0, root)", "user nobody (uid 65534)".
-    public var who: String {
-        let name = userName.flatMap { subject.contains($0) ? nil : ", " + $0 } ?? ""
-        return "\(subject) (uid \(euid)\(name))"
-    }
-
-    /// What a fresh process of `uid` holds (a login, or a service without capability settings):
-    /// uid 0 everything in the bounding set, any other uid nothing.
-    public static func freshProcess(uid: UInt32, bounding: Set<Capability>) -> CapabilitySets {
-        uid == 0 ? CapabilitySets(effective: bounding, permitted: bounding, bounding: bounding) : CapabilitySets(bounding: bounding)
-    }
-}
-
-/// Capability sets that encode as /proc/PID/status writes them (`"effective": "000001fffeffffff"`;
-/// `capsh --decode` names them), with CAP_NET_BIND_SERVICE spelled out per set.
-@propertyWrapper
-public struct CapabilityMasks: Hashable, Sendable, Codable {
-    public var wrappedValue: CapabilitySets
-
-    public init(wrappedValue: CapabilitySets) { self.wrappedValue = wrappedValue }
-
-    struct NetBindService: Codable {
-        var effective, permitted, inheritable, bounding, ambient: Bool
-    }
-
-    struct Coded: Codable {
-        var effective, permitted, inheritable, bounding, ambient: String
-        var netBindService: NetBindService?
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try Coded(from: decoder)
-        func set(_ text: String) throws -> Set<Capability> {
-            guard let m = UInt64(text, radix: 16) else {
-                throw DecodingError.dataCorrupted(
-                    .init(codingPath: decoder.codingPath, debugDescription: "not a hexadecimal capability mask: \(text)"))
-            }
-            return Capability.set(fromMask: m)
-        }
-        wrappedValue = CapabilitySets(
-            effective: try set(c.effective), permitted: try set(c.permitted), inheritable: try set(c.inheritable),
-            bounding: try set(c.bounding), ambient: try set(c.ambient))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        let s = wrappedValue
-        func hex(_ set: Set<Capability>) -> String {
-            let h = String(Capability.mask(of: set), radix: 16)
-            return String(repeating: "0", count: max(0, 16 - h.count)) + h
-        }
-        let nbs = NetBindService(
-            effective: s.effective.contains(.netBindService), permitted: s.permitted.contains(.netBindService),
-            inheritable: s.inheritable.contains(.netBindService), bounding: s.bounding.contains(.netBindService),
-            ambient: s.ambient.contains(.netBindService))
-        try Coded(
-            effective: hex(s.effective), permitted: hex(s.permitted), inheritable: hex(s.inheritable), bounding: hex(s.bounding),
-            ambient: hex(s.ambient), netBindService: nbs
-        ).encode(to: encoder)
-    }
-}
-
-/// A file mode that encodes as octal text, as ls and chmod write it (`"4755"`).
-@propertyWrapper
-public struct OctalMode: Hashable, Sendable, Codable {
-    public var wrappedValue: UInt32
-
-    public init(wrappedValue: UInt32) { self.wrappedValue = wrappedValue }
-
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let m = UInt32(text, radix: 8), m <= 0o7777 else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an octal file mode: \(text)"))
-        }
-        wrappedValue = m
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        let octal = String(wrappedValue, radix: 8)
-        var c = encoder.singleValueContainer()
-        try c.encode(String(repeating: "0", count: max(0, 4 - octal.count)) + octal)
-    }
-}
+// namespace, and what execve() of a program changes about that. No syscalls: the facts
+// (PrivilegeFacts.swift) come from the host (BindConformance reads them) or from a file.
 
 // MARK: - Answers
 
@@ -364,94 +110,148 @@ public enum PrivilegeModel {
             allowed: runs && (!requires || capable))
     }
 
-    /// What execve() of `binary` gives a process holding `facts`: `bprm_fill_uid()` (fs/exec.c),
-    /// then `cap_bprm_creds_from_file()` (security/commoncap.c), in the kernel's order. Not
-    /// modelled: a tracer, namespaced (v3) file capabilities, supplementary groups.
+    /// What execve() of `binary` gives a process holding `facts`, in the kernel's order: the
+    /// execute permission, `bprm_fill_uid()` (fs/exec.c), then `cap_bprm_creds_from_file()`
+    /// (security/commoncap.c): `get_file_caps()`, `handle_privileged_root()`, the no_new_privs
+    /// downgrade, the ambient set. Not modelled: a tracer, namespaced (v3) file capabilities,
+    /// supplementary groups.
     public static func exec(_ binary: BinaryFacts, by facts: PrivilegeFacts) -> ExecResult {
+        var new = ExecCredentials(euid: facts.euid, egid: facts.egid, ambient: facts.capabilities.ambient)
+        if let refusal = executePermission(binary, facts, new) { return refusal }
+        fillUID(binary, facts, &new)
+        if let refusal = fileCapabilities(binary, facts, &new) { return refusal }
+        privilegedRoot(facts, &new)
+        // `id_changed`, taken before no_new_privs may undo the change: it also clears the ambient set.
+        let idChanged = new.euid != facts.uid || new.egid != facts.gid
+        noNewPrivileges(facts, idChanged: idChanged, &new)
+        ambientAndEffective(idChanged: idChanged, &new)
+        new.steps.append(
+            "after execve(): permitted \(list(new.permitted)), effective \(list(new.effective))\(new.raiseEffective ? "" : " (the ambient set)")"
+        )
         let old = facts.capabilities
-        var steps: [String] = []
-        func fail(_ errno: String, _ why: String) -> ExecResult {
-            ExecResult(
-                uid: facts.uid, euid: facts.euid, capabilities: old, errno: errno, steps: steps + ["execve() fails with \(errno): \(why)"])
-        }
-        if binary.mode & 0o111 == 0 { return fail("EACCES", "the file has no execute bit") }
-        // bprm_fill_uid(): the set-user-ID and set-group-ID bits, unless nosuid or no_new_privs.
-        var euid = facts.euid
-        var egid = facts.egid
-        if binary.isSetUID || binary.isSetGID {
-            if binary.nosuidMount || facts.noNewPrivileges {
-                steps.append(
-                    "the set-user-ID/set-group-ID bit is ignored: \(binary.nosuidMount ? "the file system is mounted nosuid" : "no_new_privs is set")"
-                )
-            } else {
-                if binary.isSetUID {
-                    euid = binary.ownerUID
-                    steps.append("set-user-ID: the effective uid becomes the file's owner, \(euid)")
-                }
-                if binary.isSetGID { egid = binary.ownerGID }
-            }
-        }
-        // get_file_caps() and bprm_caps_from_vfs_caps(): pP' = (X & fP) | (pI & fI).
-        var permitted: Set<Capability> = []
-        var raiseEffective = false
-        var hasFileCaps = false
-        if let f = binary.capabilities {
-            if binary.nosuidMount {
-                steps.append("the file capabilities \(f.text) are ignored: the file system is mounted nosuid")
-            } else {
-                hasFileCaps = true
-                raiseEffective = f.effective
-                permitted = old.bounding.intersection(f.permitted).union(old.inheritable.intersection(f.inheritable))
-                steps.append(
-                    "file capabilities \(f.text): permitted = (bounding ∩ file permitted) ∪ (inheritable ∩ file inheritable) = \(list(permitted))"
-                )
-                let missing = f.permitted.subtracting(permitted)
-                if f.effective && !missing.isEmpty {
-                    return fail("EPERM", "the file's effective bit demands \(list(missing)), which the bounding set lacks")
-                }
-            }
-        }
-        // handle_privileged_root(): uid 0 gets the bounding set, unless SECBIT_NOROOT.
-        let rootBySetUID = facts.uid != 0 && euid == 0
-        if facts.secureNoRoot {
-            if euid == 0 || facts.uid == 0 { steps.append("SECBIT_NOROOT: uid 0 gets nothing from exec") }
-        } else if hasFileCaps && rootBySetUID {
-            steps.append("set-user-ID root and file capabilities: the file capabilities alone decide")
-        } else {
-            if euid == 0 || facts.uid == 0 {
-                permitted = old.bounding.union(old.inheritable)
-                steps.append("uid 0 (\(euid == 0 ? "effective" : "real only")): permitted = bounding ∪ inheritable = \(list(permitted))")
-            }
-            if euid == 0 { raiseEffective = true }
-        }
-        // no_new_privs: "they get no more than they had, and maybe less".
-        let isSetID = euid != facts.uid || egid != facts.gid
-        if facts.noNewPrivileges && (isSetID || !permitted.isSubset(of: old.permitted)) {
-            euid = facts.uid
-            egid = facts.gid
-            let refused = permitted.subtracting(old.permitted)
-            permitted.formIntersection(old.permitted)
-            if !refused.isEmpty { steps.append("no_new_privs: nothing beyond the old permitted set, so not \(list(refused))") }
-        }
-        // File capabilities or a uid/gid change clear the ambient set; pP' |= pA'; pE' = fE ? pP' : pA'.
-        var ambient = old.ambient
-        if (hasFileCaps || isSetID) && !ambient.isEmpty {
-            ambient = []
-            steps.append("the ambient set is cleared: \(hasFileCaps ? "the file has capabilities" : "the uid or gid changes")")
-        }
-        permitted.formUnion(ambient)
-        let effective = raiseEffective ? permitted : ambient
-        steps.append(
-            "after execve(): permitted \(list(permitted)), effective \(list(effective))\(raiseEffective ? "" : " (the ambient set)")")
         return ExecResult(
-            uid: facts.uid, euid: euid,
+            uid: facts.uid, euid: new.euid,
             capabilities: CapabilitySets(
-                effective: effective, permitted: permitted, inheritable: old.inheritable, bounding: old.bounding, ambient: ambient),
-            errno: nil, steps: steps)
+                effective: new.effective, permitted: new.permitted, inheritable: old.inheritable, bounding: old.bounding,
+                ambient: new.ambient),
+            errno: nil, steps: new.steps)
+    }
+
+    /// The credentials execve() builds (the kernel's `bprm->cred`), and what it did, in words.
+    struct ExecCredentials {
+        var euid: UInt32
+        var egid: UInt32
+        var permitted: Set<Capability> = []
+        var effective: Set<Capability> = []
+        var ambient: Set<Capability>
+        /// The file's effective bit, or an effective uid 0: pE' is pP' rather than pA'.
+        var raiseEffective = false
+        /// The file's capabilities count (the file has some, on a mount without nosuid).
+        var hasFileCaps = false
+        var steps: [String] = []
+
+        init(euid: UInt32, egid: UInt32, ambient: Set<Capability>) {
+            self.euid = euid
+            self.egid = egid
+            self.ambient = ambient
+        }
+    }
+
+    /// execve() failing with `errno`: the process keeps its credentials.
+    static func execFails(_ errno: String, _ why: String, _ facts: PrivilegeFacts, _ new: ExecCredentials) -> ExecResult {
+        ExecResult(
+            uid: facts.uid, euid: facts.euid, capabilities: facts.capabilities, errno: errno,
+            steps: new.steps + ["execve() fails with \(errno): \(why)"])
+    }
+
+    /// `do_open_execat()` → `may_open()`: a file without an execute bit is refused.
+    static func executePermission(_ binary: BinaryFacts, _ facts: PrivilegeFacts, _ new: ExecCredentials) -> ExecResult? {
+        binary.mode & 0o111 == 0 ? execFails("EACCES", "the file has no execute bit", facts, new) : nil
+    }
+
+    /// `bprm_fill_uid()`: the set-user-ID and set-group-ID bits, unless nosuid or no_new_privs.
+    static func fillUID(_ binary: BinaryFacts, _ facts: PrivilegeFacts, _ new: inout ExecCredentials) {
+        guard binary.isSetUID || binary.isSetGID else { return }
+        if binary.nosuidMount || facts.noNewPrivileges {
+            new.steps.append(
+                "the set-user-ID/set-group-ID bit is ignored: \(binary.nosuidMount ? "the file system is mounted nosuid" : "no_new_privs is set")"
+            )
+            return
+        }
+        if binary.isSetUID {
+            new.euid = binary.ownerUID
+            new.steps.append("set-user-ID: the effective uid becomes the file's owner, \(new.euid)")
+        }
+        if binary.isSetGID { new.egid = binary.ownerGID }
+    }
+
+    /// `get_file_caps()` and `bprm_caps_from_vfs_caps()`: pP' = (X & fP) | (pI & fI); a file whose
+    /// effective bit demands capabilities the bounding set withholds fails with EPERM.
+    static func fileCapabilities(_ binary: BinaryFacts, _ facts: PrivilegeFacts, _ new: inout ExecCredentials) -> ExecResult? {
+        guard let f = binary.capabilities else { return nil }
+        if binary.nosuidMount {
+            new.steps.append("the file capabilities \(f.text) are ignored: the file system is mounted nosuid")
+            return nil
+        }
+        let old = facts.capabilities
+        new.hasFileCaps = true
+        new.raiseEffective = f.effective
+        new.permitted = old.bounding.intersection(f.permitted).union(old.inheritable.intersection(f.inheritable))
+        new.steps.append(
+            "file capabilities \(f.text): permitted = (bounding ∩ file permitted) ∪ (inheritable ∩ file inheritable) = \(list(new.permitted))"
+        )
+        let missing = f.permitted.subtracting(new.permitted)
+        if f.effective && !missing.isEmpty {
+            return execFails("EPERM", "the file's effective bit demands \(list(missing)), which the bounding set lacks", facts, new)
+        }
+        return nil
+    }
+
+    /// `handle_privileged_root()`: uid 0 gets the bounding set, unless SECBIT_NOROOT; set-user-ID
+    /// root with file capabilities gets only the file's.
+    static func privilegedRoot(_ facts: PrivilegeFacts, _ new: inout ExecCredentials) {
+        let old = facts.capabilities
+        let rootBySetUID = facts.uid != 0 && new.euid == 0
+        if facts.secureNoRoot {
+            if new.euid == 0 || facts.uid == 0 { new.steps.append("SECBIT_NOROOT: uid 0 gets nothing from exec") }
+        } else if new.hasFileCaps && rootBySetUID {
+            new.steps.append("set-user-ID root and file capabilities: the file capabilities alone decide")
+        } else {
+            if new.euid == 0 || facts.uid == 0 {
+                new.permitted = old.bounding.union(old.inheritable)
+                new.steps.append(
+                    "uid 0 (\(new.euid == 0 ? "effective" : "real only")): permitted = bounding ∪ inheritable = \(list(new.permitted))")
+            }
+            if new.euid == 0 { new.raiseEffective = true }
+        }
+    }
+
+    /// `cap_bprm_creds_from_file()` under no_new_privs: "they get no more than they had, and maybe
+    /// less": the uid change is undone, the permitted set kept within the old one.
+    static func noNewPrivileges(_ facts: PrivilegeFacts, idChanged: Bool, _ new: inout ExecCredentials) {
+        let old = facts.capabilities
+        guard facts.noNewPrivileges && (idChanged || !new.permitted.isSubset(of: old.permitted)) else { return }
+        new.euid = facts.uid
+        new.egid = facts.gid
+        let refused = new.permitted.subtracting(old.permitted)
+        new.permitted.formIntersection(old.permitted)
+        if !refused.isEmpty { new.steps.append("no_new_privs: nothing beyond the old permitted set, so not \(list(refused))") }
+    }
+
+    /// `cap_bprm_creds_from_file()`'s last sets: file capabilities or a uid/gid change clear the
+    /// ambient set; pP' |= pA'; pE' = fE ? pP' : pA'.
+    static func ambientAndEffective(idChanged: Bool, _ new: inout ExecCredentials) {
+        if (new.hasFileCaps || idChanged) && !new.ambient.isEmpty {
+            new.ambient = []
+            new.steps.append("the ambient set is cleared: \(new.hasFileCaps ? "the file has capabilities" : "the uid or gid changes")")
+        }
+        new.permitted.formUnion(new.ambient)
+        new.effective = new.raiseEffective ? new.permitted : new.ambient
     }
 
     // MARK: Reasons
 
+    /// Whether the port needs the capability at all, and why.
     static func portReason(_ facts: PrivilegeFacts, port: UInt16, requires: Bool) -> String {
         let start = facts.unprivilegedPortStart
         if port == 0 { return "port 0 asks the kernel to pick a free port: that never needs CAP_NET_BIND_SERVICE" }
@@ -460,6 +260,8 @@ public enum PrivilegeModel {
             "port \(port) is below net.ipv4.ip_unprivileged_port_start (\(start)) of this network namespace: bind() needs CAP_NET_BIND_SERVICE in the effective set, in the user namespace that owns the network namespace"
     }
 
+    /// What the subject holds, what execve() changes, and whose capabilities count where the
+    /// network namespace belongs.
     static func credentialReasons(_ facts: PrivilegeFacts, _ d: Decision) -> [String] {
         var r: [String] = []
         let c = facts.capabilities
