@@ -13,7 +13,8 @@
 #   KERNELS_SAMPLE   run a random sample of N matrix cells instead of all (default: all)
 #   KERNELS_SOAK     also a soak of N random scenarios per kernel (default 0: none); KERNELS_SEED
 #                    its seed (default 1)
-#   KERNELS_CORPUS   the scenario files to run inside (default Tests/Scenarios; a path in the repo)
+#   KERNELS_CORPUS   the scenario files to run inside: a directory or a file, in the repo or an
+#                    absolute path (default Tests/Scenarios)
 #   KERNELS_TIMEOUT  seconds a guest may run before it is killed (default 1800)
 #   KERNELS_ACCEL    kvm or tcg (default: kvm when /dev/kvm boots a guest, tcg otherwise)
 #   KERNELS_PARALLEL guests at once (default 2); KERNELS_MEMORY each guest's MiB (default 3072)
@@ -24,6 +25,9 @@
 # the host's apt setup is only read. Downloads are kept in .build-kernels/ (git-ignored); the
 # initramfs, the extracted kernels and the guests' disks live in a scratch directory removed at exit.
 set -euo pipefail
+# The whole script is one compound command, read before it runs: editing this file while a
+# run is under way cannot change what that run does.
+{
 cd "$(dirname "$0")/.."
 repo=$PWD
 store=$repo/.build-kernels
@@ -58,7 +62,13 @@ for v in "${versions[@]}"; do
   s=$(suite_of "$v") || die "unknown kernel $v: give 5.10, 6.1 or 6.12"
   suites+=("$s")
 done
-[ -d "$repo/$corpus" ] || [ -f "$repo/$corpus" ] || die "no scenario corpus at $corpus"
+# The corpus: a path in the repo keeps its name inside the guest; one elsewhere is copied in as
+# scenarios/NAME.
+case $corpus in
+  /*) corpus_src=$corpus corpus=scenarios/$(basename "$corpus") ;;
+  *) corpus_src=$repo/$corpus ;;
+esac
+[ -e "$corpus_src" ] || die "no scenario corpus at $corpus_src"
 [ "$(id -u)" -eq 0 ] || die "needs root (apt-get, and the guest's disk images)"
 
 # --- What this needs and the machine lacks, installed and said, as scripts/deps.sh does.
@@ -238,7 +248,7 @@ ln -s busybox "$common/bin/sh"
 install -m 0755 "$repo/scripts/kernels/init" "$common/init"
 cp "$bindcheck" "$common/bindkit/bindcheck"
 mkdir -p "$common/bindkit/$(dirname "$corpus")"
-cp -r "$repo/$corpus" "$common/bindkit/$corpus"
+cp -r "$corpus_src" "$common/bindkit/$corpus"
 # Shared libraries at the paths the binary finds them at on this host (the Swift runtime under
 # /opt/swift included); the loader too, under the name the binary asks for.
 ldd "$bindcheck" | awk '/=> \// { print $3 } /^[ \t]*\/[^ ]+ \(/ { print $1 }' | while read -r lib; do
@@ -316,7 +326,8 @@ if [ -z "$accel" ]; then
     v=${versions[0]}
     truncate -s 64M "$scratch/probe.img"
     mapfile -d '' args < <(guest_args "$v" kvm "$scratch/probe.log" "$scratch/probe.img" none)
-    timeout -k 5 30 qemu-system-x86_64 "${args[@]}" 2> "$scratch/probe.err" || true
+    # In a subshell: a qemu that aborts (as one asked for KVM here does) is reported there, quietly.
+    (timeout -k 5 30 qemu-system-x86_64 "${args[@]}" 2> "$scratch/probe.err" || true) 2> /dev/null
     if grep -q 'bindkit: done' "$scratch/probe.log" 2>/dev/null; then accel=kvm; fi
     say "phase probe: $(since "$t0") s (KVM $([ $accel = kvm ] && echo boots a guest || echo does not boot a guest here: TCG))"
   fi
@@ -420,3 +431,4 @@ printf '%-5s %-28s %-24s %-38s %s\n' kernel release "matrix: cells agree differ"
 printf '%s\n' "${summary[@]}"
 echo "results in ${results#"$repo"/}/"
 exit $status
+}
