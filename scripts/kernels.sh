@@ -33,7 +33,9 @@ repo=$PWD
 store=$repo/.build-kernels
 results=${KERNELS_RESULTS:-$store/results}
 soak=${KERNELS_SOAK:-0}
-jobs=${KERNELS_JOBS:-matrix,corpus$([ "$soak" -gt 0 ] && echo ,soak)}
+tasks=matrix,corpus
+[ "$soak" -eq 0 ] || tasks=$tasks,soak
+tasks=${KERNELS_JOBS:-$tasks}
 parallel=${KERNELS_PARALLEL:-2}
 memory=${KERNELS_MEMORY:-3072}
 seed=${KERNELS_SEED:-1}
@@ -350,33 +352,27 @@ collect() {
       else if ($2 == "end") printf "%s %.1f s, ", $3, t - s[$3]
       else printf "boot %.1f s, ", t }' "$out/console.log" | sed 's/, $//')"
 }
+# Waits for any one guest to stop and collects it.
+reap() {
+  local finished= rc=0
+  wait -n -p finished "${!guest_of[@]}" || rc=$?
+  collect "${guest_of[$finished]}" "$rc"
+  unset "guest_of[$finished]"
+  running=$((running - 1))
+}
 for v in "${versions[@]}"; do
-  while [ "$running" -ge "$parallel" ]; do
-    finished=
-    rc=0
-    wait -n -p finished "${!guest_of[@]}" || rc=$?
-    collect "${guest_of[$finished]}" "$rc"
-    unset "guest_of[$finished]"
-    running=$((running - 1))
-  done
+  while [ "$running" -ge "$parallel" ]; do reap; done
   out=$results/$v
   rm -rf "$out"
   mkdir -p "$out"
   truncate -s 4G "$scratch/$v/out.img"
-  mapfile -d '' args < <(guest_args "$v" "$accel" "$out/console.log" "$scratch/$v/out.img" "$jobs")
+  mapfile -d '' args < <(guest_args "$v" "$accel" "$out/console.log" "$scratch/$v/out.img" "$tasks")
   started[$v]=$(now)
   timeout -k 10 "$limit" qemu-system-x86_64 "${args[@]}" 2> "$out/qemu.err" &
   guest_of[$!]=$v
   running=$((running + 1))
 done
-while [ "$running" -gt 0 ]; do
-  finished=
-  rc=0
-  wait -n -p finished "${!guest_of[@]}" || rc=$?
-  collect "${guest_of[$finished]}" "$rc"
-  unset "guest_of[$finished]"
-  running=$((running - 1))
-done
+while [ "$running" -gt 0 ]; do reap; done
 say "phase guests: $(since "$t_guests") s"
 
 # Counts of a corpus run (--json lines): steps, model == kernel, model != kernel, and kernel !=
