@@ -11,6 +11,9 @@
 #   KERNELS_RESULTS  where each kernel's reports go (default .build-kernels/results/VERSION/)
 #   KERNELS_JOBS     what runs inside: matrix,corpus (the default), soak; any subset in any order
 #   KERNELS_SAMPLE   run a random sample of N matrix cells instead of all (default: all)
+#   KERNELS_MATRIX_FORMAT  json (the default: matrix.json, for bindcheck diff) or text (the
+#                    counts and the disagreeing cells only; under TCG the JSON report's
+#                    explanations and encoding cost more than the cells themselves)
 #   KERNELS_SOAK     also a soak of N random scenarios per kernel (default 0: none); KERNELS_SEED
 #                    its seed (default 1)
 #   KERNELS_CORPUS   the scenario files to run inside: a directory or a file, in the repo or an
@@ -41,6 +44,8 @@ memory=${KERNELS_MEMORY:-3072}
 seed=${KERNELS_SEED:-1}
 corpus=${KERNELS_CORPUS:-Tests/Scenarios}
 sample=${KERNELS_SAMPLE:-0}
+matrix_format=${KERNELS_MATRIX_FORMAT:-json}
+case $matrix_format in json | text) ;; *) echo "kernels: KERNELS_MATRIX_FORMAT is json or text" >&2; exit 64 ;; esac
 limit=${KERNELS_TIMEOUT:-1800}
 
 say() { echo "kernels: $*" >&2; }
@@ -240,8 +245,10 @@ say "phase fetch: $(since "$t0") s"
 # --- The initramfs: what every guest shares, then each kernel's modules as a second archive.
 t0=$(now)
 dpkg-deb -x "$busybox_deb" "$scratch/busybox"
+# bin/busybox up to bookworm, usr/bin/busybox from trixie (merged /usr).
 busybox=$scratch/busybox/bin/busybox
-[ -x "$busybox" ] || die "busybox-static $bb_version has no bin/busybox"
+[ -x "$busybox" ] || busybox=$scratch/busybox/usr/bin/busybox
+[ -x "$busybox" ] || die "busybox-static $bb_version has no bin/busybox nor usr/bin/busybox"
 
 common=$scratch/common
 mkdir -p "$common"/{bin,dev,proc,sys,tmp,out,modules,bindkit}
@@ -313,7 +320,7 @@ guest_args() { # V ACCEL CONSOLE DISK JOBS
   printf '%s\0' -nodefaults -no-reboot -display none -monitor none -nic none -m "$memory" -smp 2 \
     -serial "file:$console" -kernel "${vmlinuz[$v]}" -initrd "${initrd[$v]}" \
     -drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
-    -append "console=ttyS0 loglevel=5 panic=-1 mitigations=off bindkit.jobs=$what bindkit.sample=$sample bindkit.soak=$soak bindkit.seed=$seed bindkit.corpus=$corpus"
+    -append "console=ttyS0 loglevel=5 panic=-1 mitigations=off bindkit.jobs=$what bindkit.sample=$sample bindkit.format=$matrix_format bindkit.soak=$soak bindkit.seed=$seed bindkit.corpus=$corpus"
   case $how in
     kvm) printf '%s\0' -accel kvm -cpu host ;;
     *) printf '%s\0' -accel tcg,thread=multi -cpu "${KERNELS_CPU:-max}" ;;
