@@ -119,6 +119,20 @@ struct HostParsingTests {
         }
     }
 
+    @Test("a holder's options are not read where receiving its socket would retag it (cgroup v1 net_cls, net_prio)")
+    func retagging() {
+        let unified = HostProcess.controllerPaths("0::/system.slice/nginx.service\n")
+        let root = HostProcess.controllerPaths("5:net_cls,net_prio:/\n0::/user.slice\n")
+        let tagged = HostProcess.controllerPaths("5:net_cls,net_prio:/tagged\n0::/system.slice/nginx.service\n")
+        let prio = HostProcess.controllerPaths("5:net_cls:/\n6:net_prio:/low\n0::/\n")
+        #expect(CgroupTags.retagging(mine: unified, theirs: unified) == nil, "cgroup v2 alone: no such tags")
+        #expect(CgroupTags.retagging(mine: root, theirs: root) == nil, "the same cgroups, whatever the v2 path")
+        #expect(CgroupTags.retagging(mine: root, theirs: tagged) == "net_cls")
+        #expect(CgroupTags.retagging(mine: root, theirs: prio) == "net_prio")
+        #expect(CgroupTags.retagging(mine: unified, theirs: root) == "net_cls", "mounted for the holder only")
+        #expect(OptionsUnavailable.wouldRetag(controller: "net_cls").description.contains("net_cls"))
+    }
+
     @Test("what a /proc/net listing loses")
     func listingNotes() {
         let tcp = ListingNote.procNetFallback(transport: .tcp, errno: .protocolNotSupported)

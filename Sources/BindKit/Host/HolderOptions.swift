@@ -154,8 +154,12 @@ enum CgroupTags {
     /// or nil (neither mounted, or the same cgroups, or the holder gone: the read then fails).
     static func wouldRetag(holder: Int32) -> String? {
         guard let theirs = paths("/proc/\(holder)/cgroup") else { return nil }
-        let mine = paths("/proc/self/cgroup") ?? [:]
-        return controllers.first { mine[$0] != theirs[$0] }
+        return retagging(mine: paths("/proc/self/cgroup") ?? [:], theirs: theirs)
+    }
+
+    /// The first controller whose cgroup differs between two /proc/PID/cgroup texts' paths.
+    static func retagging(mine: [String: String], theirs: [String: String]) -> String? {
+        controllers.first { mine[$0] != theirs[$0] }
     }
 
     private static func paths(_ file: String) -> [String: String]? {
