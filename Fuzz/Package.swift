@@ -16,6 +16,7 @@ let package = Package(
         ),
         .executableTarget(name: "FuzzSockaddr", dependencies: [.product(name: "BindKit", package: "BindKit")]),
         .executableTarget(name: "FuzzProcNet", dependencies: [.product(name: "BindKit", package: "BindKit")]),
+        .executableTarget(name: "FuzzDiag", dependencies: [.product(name: "BindKit", package: "BindKit")]),
         .executableTarget(name: "FuzzSysctl", dependencies: [.product(name: "BindKit", package: "BindKit")]),
         .executableTarget(
             name: "FuzzScenario",

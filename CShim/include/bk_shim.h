@@ -268,6 +268,138 @@ int bk_addr_add(uint32_t ifindex, int family, const uint8_t *addr, uint8_t prefi
 /// The inode of a namespace file such as "/proc/thread-self/ns/net" (for leak checks).
 int64_t bk_ns_inode(const char *path);
 
+
+// MARK: - The host's sockets as the kernel sees them (NETLINK_SOCK_DIAG, /proc/PID/fd, pidfd_getfd)
+//
+// bk_diag.c. The requests are built here (uapi struct layouts); the replies are parsed in Swift
+// (HostSocket+SockDiag.swift), which reads them by the offsets below, each checked against
+// <linux/inet_diag.h> when the shim compiles.
+
+#define BK_NETLINK_SOCK_DIAG 4
+/// nlmsg_type of a per-family request and of its replies (`struct inet_diag_req_v2`).
+#define BK_SOCK_DIAG_BY_FAMILY 20
+/// nlmsg_type of the compat request (`struct inet_diag_req`): one walk of the TCP tables for both
+/// families; its replies keep this type.
+#define BK_TCPDIAG_GETSOCK 18
+#define BK_NLMSG_NOOP 1
+#define BK_NLMSG_ERROR 2
+#define BK_NLMSG_DONE 3
+#define BK_NLMSG_HDRLEN 16
+/// Attribute types are 14 bits; the top two are NLA_F_NESTED and NLA_F_NET_BYTEORDER.
+#define BK_NLA_TYPE_MASK 0x3fff
+
+/// `struct inet_diag_msg` and the offsets of its fields.
+#define BK_INET_DIAG_MSG_LEN 72
+#define BK_IDIAG_FAMILY 0
+#define BK_IDIAG_STATE 1
+#define BK_IDIAG_TIMER 2
+#define BK_IDIAG_SPORT 4    // big-endian
+#define BK_IDIAG_DPORT 6    // big-endian
+#define BK_IDIAG_SRC 8      // 16 bytes; AF_INET in the first 4
+#define BK_IDIAG_DST 24
+#define BK_IDIAG_IF 40      // sk_bound_dev_if
+#define BK_IDIAG_COOKIE 44  // two u32, low then high
+#define BK_IDIAG_EXPIRES 52
+#define BK_IDIAG_UID 64
+#define BK_IDIAG_INODE 68
+
+/// Reply attributes BindKit reads.
+#define BK_INET_DIAG_SHUTDOWN 8
+#define BK_INET_DIAG_SKV6ONLY 11
+#define BK_INET_DIAG_MARK 15
+#define BK_INET_DIAG_CGROUP_ID 21
+#define BK_INET_DIAG_SOCKOPT 22
+/// Bits of INET_DIAG_SOCKOPT (`struct inet_diag_sockopt`, two bytes of bitfields) as GCC and Clang
+/// lay them out on little-endian: byte 0 bit 2 freebind, bit 5 transparent; byte 1 bit 0
+/// bind_address_no_port.
+#define BK_DIAG_SOCKOPT_FREEBIND 0x04
+#define BK_DIAG_SOCKOPT_TRANSPARENT 0x20
+#define BK_DIAG_SOCKOPT_BIND_ADDRESS_NO_PORT 0x100
+
+/// The TIME_WAIT timer (idiag_timer): a TIME_WAIT bucket, whatever its substate.
+#define BK_IDIAG_TIMER_TIME_WAIT 3
+/// TCP_NEW_SYN_RECV: a request socket (reported as TCP_SYN_RECV); it holds no port.
+#define BK_TCP_NEW_SYN_RECV 12
+/// TCP_BOUND_INACTIVE: a request bit only (Linux 6.8+): asks for TCP sockets bound but not
+/// listening, which come back as TCP_CLOSE. Older kernels ignore it.
+#define BK_TCP_BOUND_INACTIVE 13
+/// Every state, the bound-inactive bit included.
+#define BK_DIAG_ALL_STATES 0xffffffffu
+
+/// The most local ports one bytecode filter holds (one filter of at most 10 KiB).
+#define BK_DIAG_MAX_PORTS 512
+
+/// Opens a NETLINK_SOCK_DIAG socket (SOCK_CLOEXEC, a 30 s receive timeout): it sees the sockets of
+/// the network namespace of the thread that opens it, wherever it is used afterwards.
+int bk_diag_open(void);
+/// Compiles "local port is one of `ports`" into INET_DIAG_REQ_BYTECODE: `form` 0 with S_EQ (Linux
+/// 4.16+), 1 with S_GE and S_LE (every kernel). Returns the length, or -EINVAL (n < 1 or more than
+/// BK_DIAG_MAX_PORTS), -ENOSPC.
+int bk_diag_bytecode(const uint16_t *ports, int n, int form, uint8_t *out, size_t cap);
+/// Builds a dump request for `states` with the bytecode (`bclen` 0: none): the compat request
+/// (TCPDIAG_GETSOCK, TCP of both families) when `family` is AF_UNSPEC, else SOCK_DIAG_BY_FAMILY
+/// for `family` and `protocol`. Returns its length, or -ENOSPC.
+int bk_diag_request(uint8_t *out, size_t cap, uint32_t seq, uint8_t family, uint8_t protocol, uint32_t states,
+                    const uint8_t *bytecode, size_t bclen);
+/// sendto(2) of a request to the kernel.
+int bk_diag_send(int fd, const uint8_t *request, size_t len);
+/// recvmsg(2) of one reply datagram from the kernel (others are dropped), retrying EINTR: its
+/// length, or -errno (-EMSGSIZE when it did not fit, -EAGAIN past the receive timeout).
+int64_t bk_diag_recv(int fd, uint8_t *buf, size_t cap);
+
+/// One descriptor of a process that refers to a wanted socket.
+typedef struct bk_holder {
+    int32_t pid;
+    int32_t fd;
+    uint64_t inode;
+} bk_holder;
+
+/// What a holder scan looked at.
+typedef struct bk_scan_stats {
+    uint32_t processes;      // /proc/PID entries tried
+    uint32_t denied;         // /proc/PID/fd not readable (EACCES, EPERM): another user's process
+    uint32_t vanished;       // gone between the listing and the read
+    uint32_t stopped_early;  // left once they held every wanted socket
+    uint64_t descriptors;    // descriptors read
+    uint32_t rows_dropped;   // rows that did not fit in `cap`
+    uint32_t pad;
+} bk_scan_stats;
+
+/// Finds the processes that hold the sockets `inodes` (sorted ascending, no repeats): for each
+/// /proc/PID, readlinkat(2) of every entry of PID/fd (getdents64(2)) until the process holds every
+/// wanted socket. One row per (process, socket): its first descriptor. Returns the rows written
+/// (at most `cap`; `rows_dropped` counts the rest) or -errno of opening /proc.
+int bk_find_holders(const uint64_t *inodes, int n, bk_holder *out, int cap, bk_scan_stats *stats);
+
+/// A holder's socket options, read on a duplicate of its descriptor.
+typedef struct bk_holder_opts {
+    int32_t domain;         // SO_DOMAIN
+    int32_t type;           // SO_TYPE
+    int32_t protocol;       // SO_PROTOCOL
+    int32_t reuseaddr;      // SO_REUSEADDR
+    int32_t reuseport;      // SO_REUSEPORT
+    int32_t v6only;         // IPV6_V6ONLY, -1 for a socket that is not AF_INET6
+    int32_t bindtoifindex;  // SO_BINDTOIFINDEX (-1 before Linux 5.1)
+    int32_t freebind;       // IP_FREEBIND (the same flag as IPV6_FREEBIND)
+    int32_t transparent;    // IP_TRANSPARENT (the same flag as IPV6_TRANSPARENT)
+    int32_t acceptconn;     // SO_ACCEPTCONN: listening
+    char device[16];        // SO_BINDTODEVICE, "" for none
+    uint64_t cookie;        // SO_COOKIE
+} bk_holder_opts;
+
+/// pidfd_open(2) of `pid`, pidfd_getfd(2) of its descriptor `fd` (the duplicate is this process's,
+/// O_CLOEXEC), fstat(2) and SO_COOKIE to check that it is still the socket `inode` / `cookie`
+/// (0: not checked), getsockopt(2) of each option, close(2) at once. Returns 0 or -errno: -EPERM
+/// (no ptrace access), -ESRCH (the process is gone), -EBADF (the descriptor is closed), -ESTALE
+/// (it now names another file), -ENOSYS (Linux < 5.6).
+int bk_holder_opts_read(int32_t pid, int32_t fd, uint64_t inode, uint64_t cookie, bk_holder_opts *out);
+
+/// Sets the calling thread's real, effective and saved uid and gid (and clears its supplementary
+/// groups) with the raw system calls, which change this thread only; from uid 0 to another, the
+/// thread loses every capability and cannot come back. For a thread of its own that is to act
+/// as an unprivileged user.
+int bk_thread_set_ids(uint32_t uid, uint32_t gid);
+
 #ifdef __cplusplus
 }
 #endif

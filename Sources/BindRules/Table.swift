@@ -106,6 +106,10 @@ public struct ModelSocket: Hashable, Sendable {
     var joined = 0
     /// UDP: an inet6 SO_REUSEPORT socket is added at the tail of its hash chain, others at the head.
     var chainTail = false
+    /// The options of a host socket the model was not told (``SocketTable/addExisting(id:family:transport:ip:port:state:ownerUID:reuseAddress:reusePort:v6only:device:v6onlyDefault:)``):
+    /// the rules read the fields as they stand, at their likeliest values;
+    /// ``BindModel/predictConditionally(_:from:limit:)`` tries the others.
+    public var unknown: UnknownOptions = []
 
     public init(id: String, family: AddressFamily, transport: Transport, uid: UInt32, caps: Set<Capability>) {
         self.init(id: id, family: family, transport: transport, uid: uid, capMask: Capability.mask(of: caps))
@@ -319,19 +323,79 @@ extension BoundAddress {
 
 extension SocketTable {
     /// Adds a socket that already holds a port (read from the host), whose options are unknown:
-    /// they are taken as unset, and a `[::]` holder's IPV6_V6ONLY as `v6onlyDefault`.
+    /// they are taken as unset, and a `[::]` holder's IPV6_V6ONLY as `v6onlyDefault` (and marked
+    /// unknown, see ``ModelSocket/unknown``).
     public mutating func addExisting(
         id: String, family: AddressFamily, transport: Transport, ip: IPAddress, port: UInt16, state: SocketState,
         ownerUID: UInt32, v6onlyDefault: Bool
+    ) {
+        addExisting(
+            id: id, family: family, transport: transport, ip: ip, port: port, state: state, ownerUID: ownerUID, reuseAddress: nil,
+            reusePort: nil, v6only: nil, device: nil, v6onlyDefault: v6onlyDefault)
+    }
+
+    /// Adds a socket that already holds a port (read from the host), created by `ownerUID`
+    /// (`sk_uid`), with what is known of its options; nil is unknown. An unknown option is taken
+    /// at its likeliest value, and marked so (``ModelSocket/unknown``): SO_REUSEADDR and
+    /// SO_REUSEPORT unset, no device, IPV6_V6ONLY as bind() leaves it (`v6onlyDefault`, the value
+    /// of net.ipv6.bindv6only, for `[::]`; set for another IPv6 address, as `__inet6_bind()` sets
+    /// it; never for a v4-mapped one, which a v6-only socket cannot bind).
+    public mutating func addExisting(
+        id: String, family: AddressFamily, transport: Transport, ip: IPAddress, port: UInt16, state: SocketState,
+        ownerUID: UInt32, reuseAddress: Bool?, reusePort: Bool?, v6only: Bool?, device: UInt32?, v6onlyDefault: Bool
     ) {
         var sk = ModelSocket(id: id, family: family, transport: transport, uid: ownerUID, capMask: 0)
         let bound = BoundAddress(ip: ip, port: port, family: family)
         sk.bound = bound
         sk.state = state
+        sk.reuseAddress = reuseAddress ?? false
+        sk.reusePort = reusePort ?? false
+        sk.device = device ?? 0
+        if reuseAddress == nil { sk.unknown.insert(.reuseAddress) }
+        if reusePort == nil { sk.unknown.insert(.reusePort) }
+        if device == nil { sk.unknown.insert(.device) }
         if family == .inet6, let v6 = bound.v6 {
-            sk.v6only = v6.isUnspecified ? v6onlyDefault : !v6.isV4Mapped
+            if let v6only {
+                sk.v6only = v6only
+            } else if v6.isV4Mapped {
+                sk.v6only = false
+            } else {
+                sk.v6only = v6.isUnspecified ? v6onlyDefault : true
+                sk.unknown.insert(.v6only)
+            }
         }
         sk.joined = nextJoin()
         if state == .timeWait { timeWait.append(sk) } else { open[id] = sk }
     }
+
+    /// Adds a host socket as the kernel lists it, with its options where they were read (nil:
+    /// unknown, as for a TIME_WAIT entry): IPV6_V6ONLY from the options or the listing, the
+    /// device from the listing (sock_diag) or the options. A socket that holds no port (a TCP
+    /// request socket) is not added; returns whether it was.
+    @discardableResult
+    public mutating func addExisting(_ socket: HostSocket, id: String, options: HolderOptions?, v6onlyDefault: Bool) -> Bool {
+        guard socket.holdsPort else { return false }
+        let state: SocketState
+        switch socket.state {
+        case .listening: state = .listening
+        case .timeWait: state = .timeWait
+        case .bound, .established, .other: state = .bound
+        }
+        addExisting(
+            id: id, family: socket.family, transport: socket.transport, ip: socket.local.ip, port: socket.local.port, state: state,
+            ownerUID: socket.uid, reuseAddress: options?.reuseAddress, reusePort: options?.reusePort,
+            v6only: options?.v6only ?? socket.v6only, device: socket.interfaceIndex ?? options?.deviceIndex, v6onlyDefault: v6onlyDefault)
+        return true
+    }
+}
+
+/// Options of a host socket the model was not told.
+public struct UnknownOptions: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let reuseAddress = UnknownOptions(rawValue: 1 << 0)
+    public static let reusePort = UnknownOptions(rawValue: 1 << 1)
+    public static let v6only = UnknownOptions(rawValue: 1 << 2)
+    public static let device = UnknownOptions(rawValue: 1 << 3)
 }

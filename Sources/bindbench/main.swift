@@ -8,6 +8,10 @@ import Foundation
 // Usage: swift run -c release bindbench [--json] [--quick]
 
 let arguments = CommandLine.arguments.dropFirst()
+// The live host, once (LiveBench.swift): --live-explain PORT, --live-who PORT.
+if let mode = arguments.first, mode == "--live-explain" || mode == "--live-who" {
+    exit(LiveBench.run(mode, Array(arguments.dropFirst())))
+}
 let json = arguments.contains("--json")
 let quick = arguments.contains("--quick")
 // Diagnostics: --model-only; --worker-only; --parse-only [all|valid|invalid] (one list only, e.g. under callgrind);

@@ -8,11 +8,11 @@ import Testing
 // words decides exactly as one with them. The kernel's answers are compared in
 // BindConformanceTests; this table pins which function of the model's files speaks.
 
-private func ip(_ text: String) -> IPAddress {
+func ip(_ text: String) -> IPAddress {
     (try? IPAddress(parsing: text)) ?? .v4(.any)
 }
 
-private let fixture = ModelHost(
+let fixture = ModelHost(
     interfaces: [
         Interface(
             name: "lo", index: 1, isUp: true, isLoopback: true,

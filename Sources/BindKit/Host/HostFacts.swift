@@ -193,8 +193,8 @@ public enum Sysctl {
         if case .failure(let e) = writeFile(p, value) { throw .io(name: name, errno: e) }
     }
 
-    /// The whole file at `path` (EFBIG past `maximumSize`).
-    static func readFile(_ path: String) -> Result<[UInt8], Errno> {
+    /// The whole file at `path` (EFBIG past `maximum` bytes).
+    static func readFile(_ path: String, maximum: Int = maximumSize) -> Result<[UInt8], Errno> {
         var capacity = 4096
         while true {
             var buffer = [UInt8](repeating: 0, count: capacity)
@@ -204,7 +204,7 @@ public enum Sysctl {
             case .success(let count) where count < capacity: return .success(Array(buffer.prefix(Int(count))))
             case .success:
                 // Full: there may be more. Read again from the start into more room.
-                guard capacity < maximumSize else { return .failure(.fileTooLarge) }
+                guard capacity < maximum else { return .failure(.fileTooLarge) }
                 capacity *= 4
             }
         }
