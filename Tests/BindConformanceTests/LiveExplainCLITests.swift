@@ -24,32 +24,15 @@ private func inPrivateNamespace<T>(_ body: @escaping () throws -> T) throws -> T
 
 /// One socket per combination of address, options and state, each on a port of its own.
 private func holderSockets(base: UInt16, root: Bool) -> [HolderSocketSpec] {
-    var out: [HolderSocketSpec] = []
-    var port = base
-    func add(_ s: HolderSocketSpec) {
-        out.append(s)
-        port += 1
-    }
-    let addresses: [(String, String, Bool?)] = [
-        ("inet", "0.0.0.0", nil), ("inet", "127.0.0.1", nil), ("inet6", "::", false), ("inet6", "::", true), ("inet6", "::1", nil),
-    ]
-    for (family, address, v6only) in addresses {
-        for options in 0..<4 {
-            for (type, state) in [("tcp", "listen"), ("tcp", "bound"), ("udp", "bound")] {
-                add(
-                    HolderSocketSpec(
-                        family, type, address, port, state: state, reuseaddr: options & 1 != 0, reuseport: options & 2 != 0, v6only: v6only)
-                )
-            }
-        }
-    }
-    guard root else { return out }
-    add(HolderSocketSpec("inet", "tcp", "127.0.0.1", port, device: "lo"))
-    add(HolderSocketSpec("inet6", "tcp", "::", port, reuseport: true, v6only: false, device: "lo"))
-    add(HolderSocketSpec("inet", "udp", "0.0.0.0", port, reuseaddr: true, device: "lo"))
-    add(HolderSocketSpec("inet", "tcp", "127.0.0.1", port, state: "connected", peer: "127.0.0.1", peerPort: 30000))
-    add(HolderSocketSpec("inet6", "udp", "::1", port, state: "connected", peer: "::1", peerPort: 30001))
-    return out
+    guard root else { return HolderSocketSpec.everyCombination(base: base) }
+    var extras: [(UInt16) -> HolderSocketSpec] = []
+    func add(_ make: @escaping (UInt16) -> HolderSocketSpec) { extras.append(make) }
+    add { port in HolderSocketSpec("inet", "tcp", "127.0.0.1", port, device: "lo") }
+    add { port in HolderSocketSpec("inet6", "tcp", "::", port, reuseport: true, v6only: false, device: "lo") }
+    add { port in HolderSocketSpec("inet", "udp", "0.0.0.0", port, reuseaddr: true, device: "lo") }
+    add { port in HolderSocketSpec("inet", "tcp", "127.0.0.1", port, state: "connected", peer: "127.0.0.1", peerPort: 30000) }
+    add { port in HolderSocketSpec("inet6", "udp", "::1", port, state: "connected", peer: "::1", peerPort: 30001) }
+    return HolderSocketSpec.everyCombination(base: base, then: extras)
 }
 
 /// Every second bind of `transport` at `port`: five addresses, four option sets, with and
