@@ -194,6 +194,28 @@ struct LiveExplainCLITests {
         }
     }
 
+    @Test("a server's failed bind, explained from the library: the holder named, and the model's verdict")
+    func libraryExplains() throws {
+        try inPrivateNamespace {
+            let spec = HolderSpec(sockets: [HolderSocketSpec("inet6", "tcp", "::", 5100, v6only: false)])
+            try HolderChild.with([spec]) { holders in
+                let s = try Socket(family: .inet, transport: .tcp)
+                do {
+                    try s.bind(to: SocketAddress(parsing: "0.0.0.0:5100"))
+                    Issue.record("the dual-stack holder did not take 0.0.0.0:5100")
+                } catch let e as SocketError {
+                    let line = e.explainLive(transport: .tcp)
+                    #expect(
+                        line.hasPrefix("0.0.0.0:5100: EADDRINUSE: held by python3 (pid \(holders[0].pid), user root)")
+                            && line.contains("listening on [::]:5100 with IPV6_V6ONLY off"), "\(line)")
+                    let x = try #require(e.liveExplanation(transport: .tcp))
+                    #expect(x.prediction == "EADDRINUSE" && x.certain && x.heldBy?.processes.map(\.pid) == [holders[0].pid])
+                    #expect(x.fixes.contains { $0.contains("IPV6_V6ONLY set on its socket") }, "\(x.fixes)")
+                }
+            }
+        }
+    }
+
     @Test("who on another process's SO_REUSEPORT listener: its pid, command and SO_REUSEPORT, and who may join")
     func whoReusePort() throws {
         guard bindcheckPath != nil else { return }
