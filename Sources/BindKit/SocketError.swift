@@ -81,3 +81,26 @@ public struct SocketError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension SocketError {
+    /// For a failed `bind` (or `listen`) of `transport`: this error's line followed by who is on
+    /// the address now, read from the live namespace (`host`, or the calling thread's):
+    /// `bind(0.0.0.0:8080): EADDRINUSE: held by nginx (pid 812, user root, nginx.service),
+    /// listening on [::]:8080 with IPV6_V6ONLY off, SO_REUSEADDR off, SO_REUSEPORT off`. It names
+    /// the holders without the model (``PortHolders``); BindConformance's
+    /// `SocketError.liveExplanation(transport:request:)` adds the model's verdict, its reason and
+    /// what would change it. Errors of other calls, or without an address, give ``description``.
+    /// The corresponding C functions are those of ``LiveHost/inspect(_:ports:readOptions:)``.
+    public func explainLive(transport: Transport, in host: LiveHost? = nil) -> String {
+        guard operation == "bind" || operation == "listen", let address,
+            errno == .addressInUse || errno == .invalidArgument && operation == "listen"
+        else { return description }
+        let head = "\(address): \(errnoName)"
+        do {
+            let holders = try PortHolders(of: address, transport: transport, in: host)
+            return head + ": " + holders.text
+        } catch {
+            return head + ": \(explanation) (the holders cannot be read: \(error))"
+        }
+    }
+}

@@ -9,7 +9,8 @@ struct BindCheck: ParsableCommand {
         commandName: "bindcheck",
         abstract: "Knows, exactly, what bind() will do on Linux, and checks that against the kernel.",
         subcommands: [
-            MatrixCommand.self, Run.self, ExplainCommand.self, Privileged.self, SoakCommand.self, DiffCommand.self, Interfaces.self,
+            MatrixCommand.self, Run.self, ExplainCommand.self, WhoCommand.self, Privileged.self, SoakCommand.self, DiffCommand.self,
+            Interfaces.self,
             Parse.self,
         ]
     )

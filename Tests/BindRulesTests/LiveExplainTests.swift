@@ -83,34 +83,19 @@ private struct SecondBind: CustomStringConvertible {
 
 /// The holders' sockets: one per combination, each on a port of its own from `base`.
 private func holderSockets(base: UInt16, root: Bool) -> [HolderSocketSpec] {
-    var out: [HolderSocketSpec] = []
-    var port = base
-    func add(_ s: HolderSocketSpec) {
-        out.append(s)
-        port += 1
-    }
-    let addresses: [(String, String, Bool?)] = [
-        ("inet", "0.0.0.0", nil), ("inet", "127.0.0.1", nil), ("inet6", "::", false), ("inet6", "::", true), ("inet6", "::1", nil),
-    ]
-    for (family, address, v6only) in addresses {
-        for options in 0..<4 {
-            for (type, state) in [("tcp", "listen"), ("tcp", "bound"), ("udp", "bound")] {
-                add(
-                    HolderSocketSpec(
-                        family, type, address, port, state: state, reuseaddr: options & 1 != 0, reuseport: options & 2 != 0, v6only: v6only)
-                )
-            }
+    guard root else { return HolderSocketSpec.everyCombination(base: base) }
+    var extras: [(UInt16) -> HolderSocketSpec] = []
+    func add(_ make: @escaping (UInt16) -> HolderSocketSpec) { extras.append(make) }
+    add { port in HolderSocketSpec("inet", "tcp", "127.0.0.1", port, device: "lo") }
+    add { port in HolderSocketSpec("inet", "udp", "0.0.0.0", port, reuseaddr: true, device: "lo") }
+    add { port in HolderSocketSpec("inet", "tcp", "127.0.0.1", port, state: "connected", peer: "127.0.0.1", peerPort: 30000) }
+    add { port in HolderSocketSpec("inet6", "udp", "::1", port, state: "connected", peer: "::1", peerPort: 30001) }
+    for (family, address) in [("inet", "127.0.0.1"), ("inet6", "::1")] {
+        for reuseaddr in [false, true] {
+            add { port in HolderSocketSpec(family, "tcp", address, port, state: "timewait", reuseaddr: reuseaddr) }
         }
     }
-    guard root else { return out }
-    add(HolderSocketSpec("inet", "tcp", "127.0.0.1", port, device: "lo"))
-    add(HolderSocketSpec("inet", "udp", "0.0.0.0", port, reuseaddr: true, device: "lo"))
-    add(HolderSocketSpec("inet", "tcp", "127.0.0.1", port, state: "connected", peer: "127.0.0.1", peerPort: 30000))
-    add(HolderSocketSpec("inet6", "udp", "::1", port, state: "connected", peer: "::1", peerPort: 30001))
-    for (family, address) in [("inet", "127.0.0.1"), ("inet6", "::1")] {
-        for reuseaddr in [false, true] { add(HolderSocketSpec(family, "tcp", address, port, state: "timewait", reuseaddr: reuseaddr)) }
-    }
-    return out
+    return HolderSocketSpec.everyCombination(base: base, then: extras)
 }
 
 /// What one run of the whole question gave.

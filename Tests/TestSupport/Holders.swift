@@ -48,6 +48,30 @@ public struct HolderSocketSpec: Codable, Hashable, Sendable {
     }
 }
 
+extension HolderSocketSpec {
+    /// One socket per combination of address (0.0.0.0, 127.0.0.1, `[::]` dual-stack, `[::]`
+    /// v6-only, ::1), SO_REUSEADDR × SO_REUSEPORT, and state (TCP listening, TCP bound only, UDP),
+    /// each on a port of its own from `base`; then each of `extras`, given the next port.
+    public static func everyCombination(base: UInt16, then extras: [(UInt16) -> HolderSocketSpec] = []) -> [HolderSocketSpec] {
+        var out: [HolderSocketSpec] = []
+        let addresses: [(String, String, Bool?)] = [
+            ("inet", "0.0.0.0", nil), ("inet", "127.0.0.1", nil), ("inet6", "::", false), ("inet6", "::", true), ("inet6", "::1", nil),
+        ]
+        for (family, address, v6only) in addresses {
+            for options in 0..<4 {
+                for (type, state) in [("tcp", "listen"), ("tcp", "bound"), ("udp", "bound")] {
+                    out.append(
+                        HolderSocketSpec(
+                            family, type, address, base + UInt16(out.count), state: state, reuseaddr: options & 1 != 0,
+                            reuseport: options & 2 != 0, v6only: v6only))
+                }
+            }
+        }
+        for e in extras { out.append(e(base + UInt16(out.count))) }
+        return out
+    }
+}
+
 /// A holder process: its sockets, its uid, whether it forks a second process sharing them.
 public struct HolderSpec: Codable, Hashable, Sendable {
     public var sockets: [HolderSocketSpec]

@@ -162,7 +162,7 @@ enum CgroupTags {
         controllers.first { mine[$0] != theirs[$0] }
     }
 
-    private static func paths(_ file: String) -> [String: String]? {
+    static func paths(_ file: String) -> [String: String]? {
         guard case .success(let bytes) = Sysctl.readFile(file) else { return nil }
         return HostProcess.controllerPaths(String(decoding: bytes, as: UTF8.self))
     }

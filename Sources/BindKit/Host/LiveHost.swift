@@ -87,6 +87,20 @@ public final class LiveHost: @unchecked Sendable {
         return r ?? .failure(.resourceTemporarilyUnavailable)
     }
 
+    /// Runs `body` on a thread inside this namespace (the calling thread when it is already
+    /// there), and returns what it returned; nil when no thread could be started. For work that
+    /// must happen in the namespace itself: a real bind (`explain --try`), a child process that
+    /// inherits the namespace. The corresponding C functions are pthread_create(3) and setns(2).
+    public func perform<T>(_ body: @escaping () -> T) -> T? {
+        if (try? NetworkNamespace.inode(path: "/proc/thread-self/ns/net")) == namespaceInode { return body() }
+        let ns = namespace
+        let r = try? JoinedThread.run { () -> T? in
+            guard case .success = NetworkNamespace._enter(ns) else { return nil }
+            return body()
+        }.get()
+        return r ?? nil
+    }
+
     /// The name of interface `index` in this namespace (from ``facts``).
     public func interfaceName(_ index: UInt32) -> String? {
         facts.interfaces.first { $0.index == index }?.name
@@ -117,11 +131,20 @@ public final class LiveHost: @unchecked Sendable {
             processes[pid] = p
             return p
         }
+        // The cgroup v1 retag check, once per holder (not once per socket: a server holds thousands).
+        let mine = CgroupTags.paths("/proc/self/cgroup") ?? [:]
+        var retags: [Int32: String?] = [:]
+        func retag(_ pid: Int32) -> String? {
+            if let known = retags[pid] { return known }
+            let r = CgroupTags.paths("/proc/\(pid)/cgroup").flatMap { CgroupTags.retagging(mine: mine, theirs: $0) }
+            retags[pid] = r
+            return r
+        }
         var inspected: [InspectedSocket] = []
         for s in listing.sockets {
             let holders = scan.holders(of: s.inode).compactMap { h in process(h.pid).map { HoldingProcess(fd: h.fd, process: $0) } }
             var options: Result<HolderOptions, OptionsUnavailable>?
-            if readOptions(s) { options = Self.options(of: s, holders: holders, scan: scan) }
+            if readOptions(s) { options = Self.options(of: s, holders: holders, scan: scan, retag: retag) }
             inspected.append(
                 InspectedSocket(socket: s, holders: holders, options: options, deviceName: s.interfaceIndex.flatMap(interfaceName)))
         }
@@ -129,14 +152,22 @@ public final class LiveHost: @unchecked Sendable {
     }
 
     /// The options of `s` from the first of its holders that can be read.
-    static func options(of s: HostSocket, holders: [HoldingProcess], scan: HolderScan) -> Result<HolderOptions, OptionsUnavailable> {
+    static func options(
+        of s: HostSocket, holders: [HoldingProcess], scan: HolderScan, retag: (Int32) -> String? = CgroupTags.wouldRetag(holder:)
+    ) -> Result<HolderOptions, OptionsUnavailable> {
         if s.inode == 0 { return .failure(.noOwner) }
         var refusal: OptionsUnavailable?
         for h in holders {
-            do throws(OptionsUnavailable) {
-                return .success(try HolderOptions.read(pid: h.process.pid, fd: h.fd, inode: s.inode, cookie: s.cookie))
-            } catch {
-                if refusal == nil || !error.isRace { refusal = error }
+            let r: Result<HolderOptions, OptionsUnavailable>
+            if let controller = retag(h.process.pid) {
+                r = .failure(.wouldRetag(controller: controller))
+            } else {
+                r = HolderOptions._read(pid: h.process.pid, fd: h.fd, inode: s.inode, cookie: s.cookie).mapError(
+                    OptionsUnavailable.init(errno:))
+            }
+            switch r {
+            case .success(let o): return .success(o)
+            case .failure(let error): if refusal == nil || !error.isRace { refusal = error }
             }
         }
         return .failure(refusal ?? .holderNotFound(denied: scan.denied))
