@@ -257,7 +257,9 @@ extension BindModel {
     func receivers(of path: Path, from side: Side, hasPeer: Bool) -> [(side: Side, device: UInt32?, local: Bool)] {
         var out: [(Side, UInt32?, Bool)] = []
         if let d = path.localDevice { out.append((side, d, true)) }
-        if path.linkDevice != nil, hasPeer { out.append((side == .host ? .peer : .host, nil, false)) }
+        // Only the veth pair leads to the other machine (not lo, not an address-less bk1).
+        let link = ReachNamespace(side: side, host: host).linkInterface?.index
+        if let l = path.linkDevice, l == link, hasPeer { out.append((side == .host ? .peer : .host, nil, false)) }
         return out
     }
 }

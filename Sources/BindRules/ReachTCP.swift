@@ -73,9 +73,15 @@ extension BindModel {
     }
 
     /// Why nothing took a connection: the sockets on the port and what each takes.
-    func refusalText(dest: IPAddress, port: UInt16, in table: SocketTable, transport: Transport, fromPeer: Bool) -> String {
-        let on = table.holders(port: port, transport: transport).filter { $0.state != .timeWait }
-        guard !on.isEmpty else { return "nothing listens on port \(port) of \(dest)" }
+    func refusalText(dest: IPAddress, port: UInt16, in table: SocketTable, transport: Transport, fromPeer: Bool, onPeer: Bool = false)
+        -> String
+    {
+        // The accepted ends of connections are no candidates: they are left out of the words.
+        let on = table.holders(port: port, transport: transport).filter { $0.state != .timeWait && !$0.id.hasPrefix("(accepted") }
+        guard !on.isEmpty else {
+            let own = dest.isLoopback && onPeer ? " (the peer's own loopback: no socket of this host is there)" : ""
+            return "nothing \(transport == .tcp ? "listens" : "is bound") on port \(port) of \(dest)\(own)"
+        }
         let parts = on.map { sk -> String in
             var why = "\(sk.id) on \(sk.bound?.text ?? "?") (\(sk.summary))"
             if transport == .tcp && sk.state != .listening { why += ", which does not listen" }
@@ -154,7 +160,7 @@ extension BindModel {
         }
         if let f = autobindForReach(sk.id, in: &table) { return fail(f, by: noBy) }
         takeSource(sk.id, path.source, in: &table)
-        let traffic = Self.trafficAddress(dest.ip)
+        let traffic = path.destination
         let remote = ReachState.Remote(id: sk.id, ip: Self.bareTraffic(traffic), port: dest.port)
         guard tcp else {
             table.reach.setRemote(remote)
@@ -172,10 +178,11 @@ extension BindModel {
         var rside = side
         var device = path.localDevice ?? 0
         var rmodel = self
+        let link = ReachNamespace(side: side, host: host).linkInterface?.index
         if path.localDevice == nil {
             let other: Side = side == .host ? .peer : .host
             let ons = ReachNamespace(side: other, host: peerModel.host)
-            guard hasPeer, ons.owns(traffic) else {
+            guard hasPeer, path.linkDevice == link, ons.owns(Self.bareTraffic(path.destination)) else {
                 t[side].reach.connecting.append(sk.id)
                 return ReachPrediction(
                     outcome: .errno("ETIMEDOUT"),
@@ -192,7 +199,7 @@ extension BindModel {
         let group = Self.listenerLookup(dest: Self.bareTraffic(traffic), port: dest.port, device: device, in: t[rside])
         guard let first = group.first else {
             let text = rmodel.refusalText(
-                dest: traffic, port: dest.port, in: t[rside], transport: .tcp, fromPeer: rside != side)
+                dest: traffic, port: dest.port, in: t[rside], transport: .tcp, fromPeer: rside != side, onPeer: rside == .peer)
             t = before
             return ReachPrediction(
                 outcome: .errno("ECONNREFUSED"),

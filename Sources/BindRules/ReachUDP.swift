@@ -152,7 +152,7 @@ extension BindModel {
         guard let sport = t[side].open[sk.id]?.bound?.port else {
             return fail(ReachFailure(outcome: .errno("EINVAL"), reason: reason(rule: "no-port", kernel: "udp_sendmsg", text: "no port")))
         }
-        let traffic = Self.bareTraffic(Self.trafficAddress(dest.ip))
+        let traffic = Self.bareTraffic(path.destination)
         let src = Self.bareTraffic(Self.trafficAddress(path.source))
         var reached: [String] = []
         var isGroup = false
@@ -178,7 +178,7 @@ extension BindModel {
                 let got = Self.udpLookup(dest: traffic, port: dest.port, src: src, sport: sport, device: device, in: rtable)
                 if got.isEmpty {
                     refusedBy = (r.local ? self : peerModel).refusalText(
-                        dest: traffic, port: dest.port, in: rtable, transport: .udp, fromPeer: r.side != side)
+                        dest: traffic, port: dest.port, in: rtable, transport: .udp, fromPeer: r.side != side, onPeer: r.side == .peer)
                     // ICMP port unreachable: a connected sender whose peer this is gets ECONNREFUSED next.
                     if let c = connected, c.ip == traffic, c.port == dest.port { t[side].reach.pending.append(sk.id) }
                 } else {

@@ -59,8 +59,15 @@ extension BindModel {
     /// without an interface on connect).
     func route(_ sk: ModelSocket, to ip: IPAddress, in ns: ReachNamespace, connecting: Bool) -> Result<Path, ReachFailure> {
         switch Self.trafficAddress(ip) {
-        case .v4(let a): return routeV4(sk, a, in: ns)
-        case .v6(let a): return routeV6(sk, a, in: ns, connecting: connecting)
+        case .v4(let a):
+            // `ip_route_connect()` / `ip_route_output_key_hash_rcu()`: the wildcard means the
+            // socket's own address, or the loopback.
+            if a.isUnspecified { return routeV4(sk, boundV4(sk) ?? .loopback, in: ns) }
+            return routeV4(sk, a, in: ns)
+        case .v6(let a):
+            // `tcp_v6_connect()`, `udpv6_sendmsg()`: `::` means the loopback (a BSD'ism).
+            if a.isUnspecified { return routeV6(sk, .loopback, in: ns, connecting: connecting) }
+            return routeV6(sk, a, in: ns, connecting: connecting)
         }
     }
 
@@ -143,7 +150,7 @@ extension BindModel {
                         via: "out \(iface.name) (\(mine.masked(ia.prefixLength))/\(ia.prefixLength))"))
             }
         }
-        if sk.device != 0, let iface = ns.host.interface(index: sk.device), !iface.isLoopback {
+        if sk.device != 0, let iface = ns.host.interface(index: sk.device) {
             if let b = bound, b.isLoopback { return .failure(loopbackSource(b, iface.name)) }
             // No route, but a device: the kernel takes the destination as on that link.
             return .success(
@@ -231,6 +238,15 @@ extension BindModel {
                     linkDevice: iface.index, via: "out \(iface.name) (fe80::/64)"))
         }
         if ns.host.ipv6HasAddress(bare, device: 0) {
+            // With a device, the local route must be that device's (`::1` is lo's); IPv6 has no
+            // on-link fallback.
+            let onDevice = ns.host.interface(index: sk.device)?.addresses.contains { ia in
+                if case .v6(let x) = ia.ip { return x.high == bare.high && x.low == bare.low }
+                return false
+            }
+            if sk.device != 0 && onDevice != true {
+                return .failure(noRoute(dest, ns, "the socket is bound to device #\(sk.device), which does not hold \(bare)"))
+            }
             let dev = ns.host.interfaces.first { i in
                 i.addresses.contains { ia in
                     if case .v6(let x) = ia.ip { return x.high == bare.high && x.low == bare.low } else { return false }
