@@ -117,7 +117,6 @@ extension BindModel {
         case .failure(let f): return fail(f, by: noBy)
         case .success(let d): dest = d
         }
-        if let f = reachFamily(sk, dest.ip, udpSend: false) { return fail(f, by: noBy) }
         if tcp && table.reach.connecting.contains(sk.id) {
             return fail(
                 ReachFailure(
@@ -134,6 +133,8 @@ extension BindModel {
                         rule: "connect-state", kernel: "__inet_stream_connect",
                         text: sk.state == .listening ? "a listening socket cannot connect" : "the socket is already connected")), by: noBy)
         }
+        // `__inet_stream_connect()` checks the socket's state before the protocol looks at the address.
+        if let f = reachFamily(sk, dest.ip, udpSend: false) { return fail(f, by: noBy) }
         let ns = ReachNamespace(side: side, host: host)
         let path: Path
         switch route(sk, to: dest.ip, in: ns, connecting: true) {
