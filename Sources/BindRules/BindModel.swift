@@ -122,6 +122,13 @@ public struct BindModel: Sendable {
             var answer = timeWait(id: step.id, at: spec, reuseaddr: reuseaddr, in: &t)
             answer.reason.port = resolvePort(spec.port, in: t).flatMap { $0 == 0 ? step.id.flatMap { t.portOf[$0] } : $0 }
             return answer
+        case .connect, .send:
+            // Reach within this one namespace (Reach.swift); a scenario with a peer runs ScenarioModel.
+            var tables = ScenarioTables()
+            tables.host = t
+            let answer = ScenarioModel(host: self).apply(step, to: &tables)
+            t = tables.host
+            return (answer.outcome, answer.reason)
         }
     }
 

@@ -207,6 +207,7 @@ extension BindModel {
                 // A listen on a socket the steps did not bind picks a port.
                 if let id = step.id, !bound.contains(id), !table.isBound(id) { ports = nil }
             case .setsockopt, .close: break
+            case .connect, .send: ports = nil  // an unbound socket picks a port
             }
         }
         return (ports, transports.isEmpty ? nil : transports)

@@ -75,6 +75,8 @@ public enum SocketOptionSetting: Hashable, Sendable {
     case device(String)
     /// `IP_LOCAL_PORT_RANGE`, passed to the kernel as written (even when `low > high`).
     case localPortRange(low: UInt16, high: UInt16)
+    /// `SO_BROADCAST`: a UDP socket needs it to send to a broadcast address.
+    case broadcast(Bool)
 
     /// The key of this option in a scenario file.
     public var key: String {
@@ -88,12 +90,14 @@ public enum SocketOptionSetting: Hashable, Sendable {
         case .transparent: "transparent"
         case .device: "device"
         case .localPortRange: "local_port_range"
+        case .broadcast: "broadcast"
         }
     }
 
     /// The option keys, in the order a `socket` step sets them.
     public static let orderedKeys: [String] = [
         "uid", "caps", "reuseaddr", "reuseport", "v6only", "freebind", "transparent", "device", "local_port_range",
+        "broadcast",
     ]
 
     /// The position of this option in `orderedKeys`.
@@ -108,6 +112,7 @@ public enum SocketOptionSetting: Hashable, Sendable {
         case .transparent: 6
         case .device: 7
         case .localPortRange: 8
+        case .broadcast: 9
         }
     }
 }
@@ -127,6 +132,17 @@ public enum StepAction: Hashable, Sendable {
     case close
     /// Leaves a TCP TIME_WAIT entry on the address (see SCENARIOS.md).
     case timewait(AddressSpec, reuseaddr: Bool)
+    /// `connect(2)` to the address: TCP waits at most 2 s for the connection; UDP sets the
+    /// default destination.
+    case connect(AddressSpec)
+    /// UDP `sendto(2)` of one datagram to the address, or `send(2)` to the connected
+    /// destination when it is nil.
+    case send(AddressSpec?)
+}
+
+/// The namespace a socket lives in: this host, or the peer (the other machine on the link).
+public enum Side: String, Hashable, Sendable {
+    case host, peer
 }
 
 /// One step of a scenario.
@@ -137,11 +153,17 @@ public struct Step: Hashable, Sendable {
     public var action: StepAction
     /// The expected result, when the file gives one.
     public var expect: Expectation?
+    /// A `socket` step's namespace (`"on"`); `.host` for every other step.
+    public var on: Side = .host
+    /// A `connect` (TCP) or `send` step's expected receivers (`expect_by`), sorted by id.
+    public var expectBy: [String]?
 
-    public init(id: String?, action: StepAction, expect: Expectation? = nil) {
+    public init(id: String?, action: StepAction, expect: Expectation? = nil, on: Side = .host, expectBy: [String]? = nil) {
         self.id = id
         self.action = action
         self.expect = expect
+        self.on = on
+        self.expectBy = expectBy
     }
 
     /// The `op` of the step: `"socket"`, `"setsockopt"`, `"bind"`, `"listen"`, `"close"` or `"timewait"`.
@@ -153,11 +175,13 @@ public struct Step: Hashable, Sendable {
         case .listen: "listen"
         case .close: "close"
         case .timewait: "timewait"
+        case .connect: "connect"
+        case .send: "send"
         }
     }
 
     /// Every `op`, in the order of SCENARIOS.md.
-    public static let ops: [String] = ["socket", "setsockopt", "bind", "listen", "close", "timewait"]
+    public static let ops: [String] = ["socket", "setsockopt", "bind", "listen", "close", "timewait", "connect", "send"]
 }
 
 /// One sysctl of a scenario: its name (`net.ipv6.bindv6only`) and the string written to it.
@@ -183,4 +207,7 @@ public struct Scenario: Hashable, Sendable {
         self.sysctls = sysctls
         self.steps = steps
     }
+
+    /// Whether a socket step puts a socket on the peer: the scenario then has a peer namespace.
+    public var hasPeer: Bool { steps.contains { $0.on == .peer } }
 }

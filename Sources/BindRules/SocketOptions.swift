@@ -65,6 +65,8 @@ extension BindModel {
             if let refusal = setTransparent(v, on: &sk) { return refusal }
         case .localPortRange(let low, let high):
             if let refusal = setLocalPortRange(low: low, high: high, on: &sk) { return refusal }
+        case .broadcast(let v):
+            sk.broadcast = v
         }
         return (.ok, reason(rule: "setsockopt", kernel: "sock_setsockopt", text: "\(option.key) set"))
     }

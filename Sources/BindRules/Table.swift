@@ -96,6 +96,8 @@ public struct ModelSocket: Hashable, Sendable {
     public var v6only = false
     public var freebind = false
     public var transparent = false
+    /// `SO_BROADCAST` (`sock_flag(sk, SOCK_BROADCAST)`).
+    public var broadcast = false
     /// `sk_bound_dev_if` (may name an index that does not exist, after a failed scoped bind).
     public var device: UInt32 = 0
     /// IP_LOCAL_PORT_RANGE as the kernel stores it (`low | high << 16`), 0 when unset.
@@ -154,6 +156,8 @@ public struct SocketTable: Hashable, Sendable {
     /// `struct inet_bind_bucket` fast-path state per TCP port.
     var buckets = SmallMap<UInt16, BindBucket>()
     var joinCounter = 0
+    /// Connections and connected destinations (Reach.swift).
+    var reach = ReachState()
 
     public init() {}
 
@@ -171,6 +175,7 @@ public struct SocketTable: Hashable, Sendable {
 
     public static func == (a: SocketTable, b: SocketTable) -> Bool {
         a.open == b.open && a.timeWait == b.timeWait && a.portOf == b.portOf && a.buckets == b.buckets && a.joinCounter == b.joinCounter
+            && a.reach == b.reach
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -179,6 +184,7 @@ public struct SocketTable: Hashable, Sendable {
         hasher.combine(portOf.dictionary)
         hasher.combine(buckets.dictionary)
         hasher.combine(joinCounter)
+        hasher.combine(reach)
     }
 
     /// Every socket holding a port of `transport`: open bound sockets and TIME_WAIT entries,
@@ -222,6 +228,7 @@ public struct SocketTable: Hashable, Sendable {
         portOf.removeAll()
         buckets.removeAll()
         joinCounter = 0
+        if !reach.isEmpty { reach = ReachState() }
     }
 }
 

@@ -140,10 +140,11 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
             #"scenario "s" (#0): step 0: expected a step object, got the string "socket""#),
         .init(
             "missing op", file(#"{"id": "a"}"#), step: 0, field: "op",
-            #"step 0: field "op": missing: every step needs an op, one of socket, setsockopt, bind, listen, close, timewait"#),
+            #"step 0: field "op": missing: every step needs an op, one of socket, setsockopt, bind, listen, close, timewait, connect, send"#
+        ),
         .init(
-            "unknown op", file(#"{"op": "connect", "id": "a"}"#), step: 0, field: "op",
-            #"expected one of socket, setsockopt, bind, listen, close, timewait, got the string "connect""#),
+            "unknown op", file(#"{"op": "accept", "id": "a"}"#), step: 0, field: "op",
+            #"expected one of socket, setsockopt, bind, listen, close, timewait, connect, send, got the string "accept""#),
         .init("op not a string", file(#"{"op": 1}"#), step: 0, field: "op", "got the number 1"),
         .init(
             "unknown key on a step", file(socketA + #", {"op": "bind", "id": "a", "adress": "0.0.0.0:0"}"#), step: 1, field: "adress",
@@ -151,7 +152,7 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
         .init(
             "unknown option", file(#"{"op": "socket", "id": "a", "family": "inet", "type": "tcp", "reuse_addr": true}"#), step: 0,
             field: "reuse_addr",
-            "unknown key; a \"socket\" step has: op, id, family, type, uid, caps, reuseaddr, reuseport, v6only, freebind, transparent, device, local_port_range, expect"
+            "unknown key; a \"socket\" step has: op, id, family, type, on, uid, caps, reuseaddr, reuseport, v6only, freebind, transparent, device, local_port_range, broadcast, expect"
         ),
         .init(
             "option on a bind step", file(socketA + #", {"op": "bind", "id": "a", "address": "0.0.0.0:0", "reuseaddr": true}"#), step: 1,
@@ -311,7 +312,7 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
         .init(
             "setsockopt unknown option", file(socketA + #", {"op": "setsockopt", "id": "a", "option": "SO_REUSEADDR", "value": true}"#),
             step: 1, field: "option",
-            #"field "option": expected one of uid, caps, reuseaddr, reuseport, v6only, freebind, transparent, device, local_port_range, got the string "SO_REUSEADDR""#
+            #"field "option": expected one of uid, caps, reuseaddr, reuseport, v6only, freebind, transparent, device, local_port_range, broadcast, got the string "SO_REUSEADDR""#
         ),
         .init(
             "setsockopt without option", file(socketA + #", {"op": "setsockopt", "id": "a", "value": true}"#), step: 1, field: "option",
@@ -414,17 +415,18 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
             "the port must be a decimal"),
         .init(
             "$x never bound", file(socketA + #", {"op": "bind", "id": "a", "address": "0.0.0.0:$x"}"#), step: 1, field: "address",
-            #"got "0.0.0.0:$x" ("$x": no bind step of socket "x", nor timewait step with that id, comes before this step)"#),
+            #"got "0.0.0.0:$x" ("$x": no bind, listen, connect or send step of socket "x", nor timewait step with that id, comes before this step)"#
+        ),
         .init(
             "$a of a socket never bound",
             file(
                 socketA
-                    + #", {"op": "socket", "id": "b", "family": "inet", "type": "tcp"}, {"op": "listen", "id": "a"}, {"op": "bind", "id": "b", "address": "0.0.0.0:$a"}"#
+                    + #", {"op": "socket", "id": "b", "family": "inet", "type": "tcp"}, {"op": "setsockopt", "id": "a", "option": "reuseaddr", "value": true}, {"op": "bind", "id": "b", "address": "0.0.0.0:$a"}"#
             ),
-            step: 3, field: "address", #""$a": no bind step of socket "a""#),
+            step: 3, field: "address", #""$a": no bind, listen, connect or send step of socket "a""#),
         .init(
             "$a of the bind itself", file(socketA + #", {"op": "bind", "id": "a", "address": "0.0.0.0:$a"}"#), step: 1, field: "address",
-            #""$a": no bind step"#),
+            #""$a": no bind, listen"#),
         .init(
             "$ alone", file(socketA + #", {"op": "bind", "id": "a", "address": "0.0.0.0:$"}"#), step: 1, field: "address",
             "after '$', expected a non-empty id"),
@@ -435,7 +437,7 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
             "$x before its timewait",
             file(
                 socketA + #", {"op": "bind", "id": "a", "address": "0.0.0.0:$t"}, {"op": "timewait", "id": "t", "address": "127.0.0.1:0"}"#),
-            step: 1, field: "address", #""$t": no bind step"#),
+            step: 1, field: "address", #""$t": no bind, listen"#),
         // Expectations
         .init(
             "unknown expect errno", file(#"{"op": "socket", "id": "a", "family": "inet", "type": "tcp", "expect": "EFOO"}"#), step: 0,
@@ -566,7 +568,7 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
 
     @Test func optionsComeInTheOrderOfTheContract() throws {
         let text = file(
-            #"{"op": "socket", "id": "a", "family": "inet6", "type": "udp", "local_port_range": [40000, 30000], "device": "bk0", "transparent": false, "freebind": true, "v6only": true, "reuseport": true, "reuseaddr": false, "caps": ["cap_net_bind_service", "CAP_NET_ADMIN"], "uid": 4294967294}"#
+            #"{"op": "socket", "id": "a", "family": "inet6", "type": "udp", "broadcast": true, "local_port_range": [40000, 30000], "device": "bk0", "transparent": false, "freebind": true, "v6only": true, "reuseport": true, "reuseaddr": false, "caps": ["cap_net_bind_service", "CAP_NET_ADMIN"], "uid": 4294967294}"#
         )
         let step = try #require(try decode(text).first?.steps.first)
         #expect(
@@ -576,6 +578,7 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
                     options: [
                         .uid(4_294_967_294), .caps([.netBindService, .netAdmin]), .reuseaddr(false), .reuseport(true), .v6only(true),
                         .freebind(true), .transparent(false), .device("bk0"), .localPortRange(low: 40000, high: 30000),
+                        .broadcast(true),
                     ]))
         if case .socket(_, _, let options) = step.action {
             #expect(options.map(\.key) == SocketOptionSetting.orderedKeys)
@@ -593,6 +596,7 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
             #"{"op": "setsockopt", "id": "a", "option": "transparent", "value": true, "expect": "EPERM"}"#,
             #"{"op": "setsockopt", "id": "a", "option": "device", "value": "abcdefghijklmno"}"#,
             #"{"op": "setsockopt", "id": "a", "option": "local_port_range", "value": [0, 65535]}"#,
+            #"{"op": "setsockopt", "id": "a", "option": "broadcast", "value": true}"#,
         ]
         let scenario = try #require(try decode(file(([socketA6] + steps).joined(separator: ", "))).first)
         #expect(
@@ -600,8 +604,10 @@ struct MalformedCase: Sendable, CustomTestStringConvertible {
                 .setsockopt(.uid(1000)), .setsockopt(.caps([])), .setsockopt(.reuseaddr(true)), .setsockopt(.reuseport(false)),
                 .setsockopt(.v6only(true)), .setsockopt(.freebind(true)), .setsockopt(.transparent(true)),
                 .setsockopt(.device("abcdefghijklmno")), .setsockopt(.localPortRange(low: 0, high: 65535)),
+                .setsockopt(.broadcast(true)),
             ])
         #expect(scenario.steps.last?.id == "a")
+        #expect(scenario.steps.count == 11)
         #expect(scenario.steps[7].expect == .errno("EPERM"))
         #expect(scenario.steps.dropFirst().allSatisfy { $0.op == "setsockopt" })
         let keys = scenario.steps.dropFirst().compactMap { step -> String? in
@@ -1002,6 +1008,7 @@ private func randomOption(_ key: String, _ rng: inout some RandomNumberGenerator
     case "freebind": return .freebind(Bool.random(using: &rng))
     case "transparent": return .transparent(Bool.random(using: &rng))
     case "device": return .device(pick(devices, &rng))
+    case "broadcast": return .broadcast(Bool.random(using: &rng))
     default: return .localPortRange(low: UInt16.random(in: 0...65535, using: &rng), high: UInt16.random(in: 0...65535, using: &rng))
     }
 }
@@ -1029,21 +1036,23 @@ private func randomAddress(_ rng: inout some RandomNumberGenerator, bound: [Stri
 private func randomScenario(_ rng: inout some RandomNumberGenerator, name: String) -> Scenario {
     var open: [String] = []
     var bound: [String] = []
+    var udp: Set<String> = []
     var steps: [Step] = []
     for _ in 0..<Int.random(in: 1...12, using: &rng) {
         let expect = randomExpectation(&rng)
         let closedIds = idPool.filter { !open.contains($0) }
-        switch Int.random(in: 0..<6, using: &rng) {
+        switch Int.random(in: 0..<7, using: &rng) {
         case 0 where !closedIds.isEmpty, 1 where open.isEmpty && !closedIds.isEmpty:
             let id = pick(closedIds, &rng)
             let options = SocketOptionSetting.orderedKeys.filter { _ in Bool.random(using: &rng) }.map { randomOption($0, &rng) }
+            let transport: Transport = Bool.random(using: &rng) ? .tcp : .udp
             steps.append(
                 Step(
                     id: id,
-                    action: .socket(
-                        family: Bool.random(using: &rng) ? .inet : .inet6, transport: Bool.random(using: &rng) ? .tcp : .udp,
-                        options: options), expect: expect))
+                    action: .socket(family: Bool.random(using: &rng) ? .inet : .inet6, transport: transport, options: options),
+                    expect: expect, on: Bool.random(using: &rng) ? .peer : .host))
             open.append(id)
+            if transport == .udp { udp.insert(id) } else { udp.remove(id) }
         case 1 where !open.isEmpty:
             let id = pick(open, &rng)
             steps.append(Step(id: id, action: .setsockopt(randomOption(pick(SocketOptionSetting.orderedKeys, &rng), &rng)), expect: expect))
@@ -1060,6 +1069,17 @@ private func randomScenario(_ rng: inout some RandomNumberGenerator, name: Strin
             let id = pick(open, &rng)
             steps.append(Step(id: id, action: .close, expect: expect))
             open.removeAll { $0 == id }
+        case 5 where !open.isEmpty:
+            // connect (expect_by for TCP) or send (UDP, to the connected destination or not).
+            let id = pick(open, &rng)
+            let by = Bool.random(using: &rng) ? Array(Set(open.filter { _ in Bool.random(using: &rng) })).sorted() : nil
+            let address = randomAddress(&rng, bound: bound)
+            if udp.contains(id) && Bool.random(using: &rng) {
+                steps.append(Step(id: id, action: .send(Bool.random(using: &rng) ? address : nil), expect: expect, expectBy: by))
+            } else if let address {
+                steps.append(Step(id: id, action: .connect(address), expect: expect, expectBy: udp.contains(id) ? nil : by))
+            }
+            if !bound.contains(id) { bound.append(id) }
         default:
             let id: String? = Bool.random(using: &rng) && !closedIds.isEmpty ? pick(closedIds, &rng) : nil
             if let address = randomAddress(&rng, bound: bound) {

@@ -6,16 +6,17 @@ import Testing
 @Suite(.checksLeaks) struct ScenarioTypesTests {
     static let everyOption: [SocketOptionSetting] = [
         .uid(0), .caps([.netBindService]), .reuseaddr(true), .reuseport(false), .v6only(true), .freebind(false),
-        .transparent(true), .device("bk0"), .localPortRange(low: 1, high: 2),
+        .transparent(true), .device("bk0"), .localPortRange(low: 1, high: 2), .broadcast(true),
     ]
 
     @Test func optionKeysFollowTheOrderOfTheContract() {
         #expect(
             SocketOptionSetting.orderedKeys == [
                 "uid", "caps", "reuseaddr", "reuseport", "v6only", "freebind", "transparent", "device", "local_port_range",
+                "broadcast",
             ])
         #expect(Self.everyOption.map(\.key) == SocketOptionSetting.orderedKeys)
-        #expect(Self.everyOption.map(\.order) == Array(0..<9))
+        #expect(Self.everyOption.map(\.order) == Array(0..<10))
     }
 
     @Test func opsOfEveryAction() throws {
@@ -27,9 +28,11 @@ import Testing
             Step(id: "a", action: .listen(backlog: 128)),
             Step(id: "a", action: .close),
             Step(id: nil, action: .timewait(address, reuseaddr: false)),
+            Step(id: "a", action: .connect(address)),
+            Step(id: "a", action: .send(nil)),
         ]
         #expect(steps.map(\.op) == Step.ops)
-        #expect(Step.ops == ["socket", "setsockopt", "bind", "listen", "close", "timewait"])
+        #expect(Step.ops == ["socket", "setsockopt", "bind", "listen", "close", "timewait", "connect", "send"])
     }
 
     @Test func descriptions() throws {

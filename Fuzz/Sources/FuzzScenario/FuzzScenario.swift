@@ -2,7 +2,7 @@
 //
 // Every input either decodes or is rejected with a one-line error naming the file; what decodes
 // encodes back to text that decodes to the same scenarios; and the model (pure, no system call)
-// predicts every step of every decoded scenario on the described fixture without trapping.
+// predicts every step of every decoded scenario on the described fixture (and peer) without trapping.
 import BindConformance
 import BindRules
 
@@ -23,10 +23,22 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     if again != scenarios { fatalError("encode/decode round trip changed the scenarios") }
     for s in scenarios {
-        guard let host = try? Fixture.describedHost(sysctls: s.sysctls) else { continue }
-        let predictions = BindModel(host: host).run(s.steps)
+        guard let host = try? Fixture.describedHost(sysctls: s.sysctls, withPeer: s.hasPeer) else { continue }
+        let peer = s.hasPeer ? try? Fixture.describedPeer() : nil
+        let predictions = ScenarioModel(host: host, peer: peer).run(s.steps)
         if predictions.count != s.steps.count { fatalError("the model skipped steps") }
-        for p in predictions where p.reason.rule.isEmpty { fatalError("a prediction without a rule") }
+        for (p, step) in zip(predictions, s.steps) {
+            if p.reason.rule.isEmpty { fatalError("a prediction without a rule") }
+            // Reach steps name their receivers (sorted, distinct); no other step does.
+            let hasBy: Bool
+            switch step.action {
+            case .send: hasBy = true
+            case .connect: hasBy = p.by != nil
+            default: hasBy = false
+            }
+            if hasBy != (p.by != nil) { fatalError("by on a step without one, or none on a send") }
+            if let by = p.by, by != Array(Set(by)).sorted() { fatalError("by is not sorted and distinct: \(by)") }
+        }
     }
     return 0
 }

@@ -10,12 +10,17 @@ final class KernelSocket {
     var uid: UInt32
     /// The effective capabilities, as a mask (bit N = capability N).
     var caps: UInt64
+    /// The namespace the socket was created in.
+    let side: Side
+    /// Whether it listens (a connection may land in its accept queue).
+    var listening = false
 
-    init(_ socket: consuming Socket, id: String, uid: UInt32, caps: UInt64) {
+    init(_ socket: consuming Socket, id: String, uid: UInt32, caps: UInt64, side: Side = .host) {
         self.id = id
         self.socket = socket
         self.uid = uid
         self.caps = caps
+        self.side = side
     }
 }
 
@@ -23,15 +28,28 @@ final class KernelSocket {
 /// inside a private network namespace (see `withPrivateNamespace`). Every socket it opens is closed
 /// when the executor is released; credentials are restored after every step.
 package final class KernelExecutor {
-    package init() {}
+    package init() { namespaces = nil }
+
+    /// For a scenario with a peer: the namespaces to move between (the thread is in `host`
+    /// between steps).
+    init(namespaces: ScenarioNamespaces) {
+        self.namespaces = namespaces
+    }
+
+    let namespaces: ScenarioNamespaces?
+    /// The receivers of the last `connect` (TCP) or `send` step, sorted by id; nil after any other step.
+    package internal(set) var lastBy: [String]?
+    /// Accepted ends of connections made by `connect` steps: open until the connecting socket or
+    /// the listener is closed, or the run ends (closed first then).
+    var accepted: [Accepted] = []
 
     /// The open sockets and the ports named by id: a cell has two or three, so a list searched
     /// in order is cheaper than a dictionary (kept allocated from one cell to the next).
-    private var sockets: [KernelSocket] = []
+    var sockets: [KernelSocket] = []
     private var ports: [(id: String, port: UInt16)] = []
     /// Interface indexes of the zone names bound so far (a step changes no interface, so a
     /// name is looked up once, not for every bind).
-    private var interfaceIndexes: [(name: String, index: UInt32)] = []
+    private var interfaceIndexes: [(name: String, side: Side, index: UInt32)] = []
     /// Every capability, as a socket created by uid 0 without `caps` holds them.
     private let allCaps = Capability.mask(of: Set(Capability.allCases))
     /// The thread's permitted set: the most any step can hold.
@@ -39,15 +57,28 @@ package final class KernelExecutor {
 
     /// Runs one step and names the result: "ok" or an errno name.
     package func perform(_ step: Step) -> Outcome {
+        lastBy = nil
+        let side: Side = if case .socket = step.action { step.on } else { socket(step.id)?.side ?? .host }
+        guard side == .peer, let namespaces, let peer = namespaces.peer else { return performHere(step) }
+        restoreCredentials()
+        guard (try? NetworkNamespace.enter(peer)) != nil else { return .errno("EBADF") }
+        let result = performHere(step)
+        restoreCredentials()
+        _ = try? NetworkNamespace.enter(namespaces.host)
+        return result
+    }
+
+    /// Runs one step in the namespace the thread is in (the socket's).
+    private func performHere(_ step: Step) -> Outcome {
         switch step.action {
         case .socket(let family, let transport, let options):
-            return createSocket(step.id ?? "", family, transport, options)
+            return createSocket(step.id ?? "", family, transport, options, side: step.on)
         case .setsockopt(let option):
             guard let s = socket(step.id) else { return .errno("EBADF") }
             return asCreds(s.uid, s.caps) { setOption(option, on: s) }
         case .bind(let spec):
             guard let s = socket(step.id) else { return .errno("EBADF") }
-            guard let address = resolve(spec) else { return .errno("EINVAL") }
+            guard let address = resolve(spec, side: s.side) else { return .errno("EINVAL") }
             return asCreds(s.uid, s.caps) {
                 outcome { () throws(SocketError) in
                     try s.socket.bind(to: address)
@@ -59,29 +90,43 @@ package final class KernelExecutor {
             return asCreds(s.uid, s.caps) {
                 outcome { () throws(SocketError) in
                     try s.socket.listen(backlog: backlog)
+                    s.listening = true
                     setPort(s.id, try s.socket.localPort)
                 }
             }
         case .close:
             guard let i = sockets.firstIndex(where: { $0.id == step.id }) else { return .errno("EBADF") }
+            closeAccepted(of: sockets[i].id)
             sockets.remove(at: i)  // released here: the socket closes in deinit
             return .ok
+        case .connect(let spec):
+            guard let s = socket(step.id) else { return .errno("EBADF") }
+            guard let address = resolve(spec, side: s.side) else { return .errno("EINVAL") }
+            return connect(s, to: address)
+        case .send(let spec):
+            guard let s = socket(step.id) else { return .errno("EBADF") }
+            var address: SocketAddress?
+            if let spec {
+                guard let a = resolve(spec, side: s.side) else { return .errno("EINVAL") }
+                address = a
+            }
+            return send(s, to: address)
         case .timewait(let spec, let reuseaddr):
             guard let address = resolve(spec) else { return .errno("EINVAL") }
             return timeWait(at: address, reuseaddr: reuseaddr, id: step.id)
         }
     }
 
-    private func socket(_ id: String?) -> KernelSocket? {
+    func socket(_ id: String?) -> KernelSocket? {
         sockets.first { $0.id == id }
     }
 
-    private func setPort(_ id: String, _ port: UInt16) {
+    func setPort(_ id: String, _ port: UInt16) {
         if let i = ports.firstIndex(where: { $0.id == id }) { ports[i].port = port } else { ports.append((id, port)) }
     }
 
-    private func resolve(_ spec: AddressSpec) -> SocketAddress? {
-        let ip = withZoneIndex(spec.ip)
+    private func resolve(_ spec: AddressSpec, side: Side = .host) -> SocketAddress? {
+        let ip = withZoneIndex(spec.ip, side: side)
         switch spec.port {
         case .number(let n): return SocketAddress(ip: ip, port: n)
         case .reference(let id): return ports.first { $0.id == id }.map { SocketAddress(ip: ip, port: $0.port) }
@@ -90,19 +135,19 @@ package final class KernelExecutor {
 
     /// `ip` with a zone name replaced by its interface index, looked up once per name. A name
     /// that names no interface stays (bind reports it as the kernel would).
-    private func withZoneIndex(_ ip: IPAddress) -> IPAddress {
+    private func withZoneIndex(_ ip: IPAddress, side: Side) -> IPAddress {
         guard case .v6(var a) = ip, case .name(let name)? = a.zone else { return ip }
-        if let known = interfaceIndexes.first(where: { $0.name == name }) {
+        if let known = interfaceIndexes.first(where: { $0.name == name && $0.side == side }) {
             a.zone = .index(known.index)
         } else {
             guard let index = try? Interface.index(named: name) else { return ip }
-            interfaceIndexes.append((name, index))
+            interfaceIndexes.append((name, side, index))
             a.zone = .index(index)
         }
         return .v6(a)
     }
 
-    private func outcome(_ body: () throws(SocketError) -> Void) -> Outcome {
+    func outcome(_ body: () throws(SocketError) -> Void) -> Outcome {
         do {
             try body()
             return .ok
@@ -120,7 +165,7 @@ package final class KernelExecutor {
     /// Runs `body` with the thread's effective uid and capabilities set as given. Only this
     /// thread changes (raw setresuid, capset), and only when they differ from what it holds;
     /// `restoreCredentials()` goes back to uid 0 with every permitted capability.
-    private func asCreds(_ uid: UInt32, _ caps: UInt64, _ body: () -> Outcome) -> Outcome {
+    func asCreds(_ uid: UInt32, _ caps: UInt64, _ body: () -> Outcome) -> Outcome {
         // Only what the process holds can be made effective (a container may lack some).
         become(uid, caps & permitted)
         return body()
@@ -142,7 +187,9 @@ package final class KernelExecutor {
         become(0, permitted)
     }
 
-    private func createSocket(_ id: String, _ family: AddressFamily, _ transport: Transport, _ options: [SocketOptionSetting]) -> Outcome {
+    private func createSocket(
+        _ id: String, _ family: AddressFamily, _ transport: Transport, _ options: [SocketOptionSetting], side: Side = .host
+    ) -> Outcome {
         var uid: UInt32 = 0
         var caps: Set<Capability>?
         for o in options {
@@ -153,7 +200,7 @@ package final class KernelExecutor {
         return asCreds(uid, effective) {
             let s: Socket
             do throws(SocketError) { s = try Socket(family: family, transport: transport) } catch { return .errno(error.errnoName) }
-            let held = KernelSocket(s, id: id, uid: uid, caps: effective)
+            let held = KernelSocket(s, id: id, uid: uid, caps: effective, side: side)
             if let i = sockets.firstIndex(where: { $0.id == id }) { sockets[i] = held } else { sockets.append(held) }
             for o in options {
                 if case .uid = o { continue }
@@ -181,6 +228,7 @@ package final class KernelExecutor {
         case .device(let name): return outcome { () throws(SocketError) in try s.socket.setBindToDevice(name) }
         case .localPortRange(let low, let high):
             return outcome { () throws(SocketError) in try s.socket.setLocalPortRange(low == 0 && high == 0 ? nil : (low, high)) }
+        case .broadcast(let v): return outcome { () throws(SocketError) in try s.socket.setBroadcast(v) }
         }
     }
 
@@ -251,10 +299,14 @@ package final class KernelExecutor {
 
     /// Closes every socket (the executor can then run another cell).
     package func closeAll() {
+        accepted.removeAll()
         sockets.removeAll(keepingCapacity: true)
         ports.removeAll(keepingCapacity: true)
         restoreCredentials()
     }
 
-    deinit { restoreCredentials() }
+    deinit {
+        accepted.removeAll()  // the accepted ends close first
+        restoreCredentials()
+    }
 }

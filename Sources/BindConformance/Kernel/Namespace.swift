@@ -62,6 +62,7 @@ public enum Fixture {
         }
         try step("\(veth) up") { () throws(Errno) in try NetworkNamespace.setLinkUp(veth) }
         try step("\(peer) up") { () throws(Errno) in try NetworkNamespace.setLinkUp(peer) }
+        try unlimitICMP()
         // Routes to the new addresses are installed asynchronously (addrconf work, carrier); until
         // then a connection to them (a `timewait` step) can fail with EHOSTUNREACH. A UDP connect
         // sends nothing and fails the same way, so wait until it succeeds for each address.
@@ -114,7 +115,7 @@ public enum Fixture {
 
     /// Runs one system call of the fixture: its error becomes a `.setup` failure of `what`.
     @discardableResult
-    private static func step<T>(_ what: String, _ body: () throws(Errno) -> T) throws(NamespaceError) -> T {
+    static func step<T>(_ what: String, _ body: () throws(Errno) -> T) throws(NamespaceError) -> T {
         do throws(Errno) { return try body() } catch { throw .setup(NamespaceFailure(step: what, errno: error)) }
     }
 
@@ -138,14 +139,20 @@ public func withPrivateNamespace<T: Sendable>(
     _ body: @escaping @Sendable (HostFacts) throws -> T
 ) throws -> T {
     try onJoinedThread {
-        do throws(Errno) { try NetworkNamespace.unshare() } catch {
-            throw NamespaceError.notPermitted(
-                NamespaceFailure(step: "unshare(CLONE_NEWNET)", errno: error, hint: "run as root or with CAP_SYS_ADMIN and CAP_NET_ADMIN"))
-        }
-        try Fixture.build()
-        for (name, value) in sysctls { try Fixture.setSysctl(name, value) }
+        try enterFixture(sysctls: sysctls)
         return try body(try HostFacts.current())
     }
+}
+
+/// Moves the calling thread into a fresh network namespace and builds the fixture there, with
+/// `sysctls` applied.
+func enterFixture(sysctls: [(name: String, value: String)]) throws(NamespaceError) {
+    do throws(Errno) { try NetworkNamespace.unshare() } catch {
+        throw .notPermitted(
+            NamespaceFailure(step: "unshare(CLONE_NEWNET)", errno: error, hint: "run as root or with CAP_SYS_ADMIN and CAP_NET_ADMIN"))
+    }
+    try Fixture.build()
+    for (name, value) in sysctls { try Fixture.setSysctl(name, value) }
 }
 
 /// Runs `body` on a thread of its own and returns (or throws) what it did once the thread has

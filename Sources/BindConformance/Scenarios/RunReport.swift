@@ -6,6 +6,12 @@ public enum RunReport {
         if let m = r.model { parts.append("model \(m)") }
         if let k = r.kernel { parts.append("kernel \(k)") }
         if let e = r.expect { parts.append("expect \(e)") }
+        if r.hasBy {
+            func list(_ ids: [String]?) -> String { ids.map { "[" + $0.joined(separator: ", ") + "]" } ?? "-" }
+            var by = "by model \(list(r.modelBy)) kernel \(list(r.kernelBy))"
+            if let e = r.expectBy { by += " expect \(list(e))" }
+            parts.append(by)
+        }
         let mark = r.agrees ? "  " : "✗ "
         let head = "\(mark)\(r.scenario) #\(r.step) \(r.op)\(r.id.map { " " + $0 } ?? "")"
         return "\(head): \(parts.joined(separator: ", "))\(r.reason.map { " — " + $0 } ?? "")"

@@ -198,8 +198,11 @@ private struct Context {
     var open: [String: Int] = [:]
     /// Closed sockets: id → index of the close step.
     var closed: [String: Int] = [:]
-    /// Ids whose port `$ID` may name: sockets with a bind step, timewait steps with an id.
+    /// Ids whose port `$ID` may name: sockets with a bind step, timewait steps with an id, and
+    /// sockets whose port the kernel picked at `listen`, `connect` or `send`.
     var bound: Set<String> = []
+    /// The transport of each open socket (a `connect` has `by` for TCP only, `send` is UDP's).
+    var transports: [String: Transport] = [:]
 
     init(file: String, scenarioIndex: Int) {
         self.file = file
@@ -313,12 +316,14 @@ private struct Context {
 
     static func allowedKeys(_ op: String) -> [String] {
         switch op {
-        case "socket": ["op", "id", "family", "type"] + optionKeys + ["expect"]
+        case "socket": ["op", "id", "family", "type", "on"] + optionKeys + ["expect"]
         case "setsockopt": ["op", "id", "option", "value", "expect"]
         case "bind": ["op", "id", "address", "expect"]
         case "listen": ["op", "id", "backlog", "expect"]
         case "close": ["op", "id", "expect"]
         case "timewait": ["op", "id", "address", "reuseaddr", "expect"]
+        case "connect": ["op", "id", "address", "expect", "expect_by"]
+        case "send": ["op", "id", "address", "expect", "expect_by"]
         default: []
         }
     }
@@ -353,6 +358,8 @@ private struct Context {
         case "bind": step = try decodeBind(value)
         case "listen": step = try decodeListen(value)
         case "close": step = try decodeClose(value)
+        case "connect": step = try decodeConnect(value)
+        case "send": step = try decodeSend(value)
         default: step = try decodeTimewait(value)
         }
         return step
@@ -425,6 +432,14 @@ private struct Context {
                 field: "id",
                 "socket \(quoted(name)) is already open (created at step \(createdAt)); close it before creating another with this id")
         }
+        var side = Side.host
+        switch step["on"] {
+        case nil: break
+        case .string("host"): side = .host
+        case .string("peer"): side = .peer
+        case let other?:
+            throw error(field: "on", "expected \"host\" or \"peer\" (the namespace the socket is created in), got \(describe(other))")
+        }
         let family: AddressFamily
         switch step["family"] {
         case .string("inet"): family = .inet
@@ -449,7 +464,8 @@ private struct Context {
         let stepIndex = self.stepIndex ?? 0
         open[name] = stepIndex
         closed[name] = nil
-        return Step(id: name, action: .socket(family: family, transport: transport, options: options), expect: expect)
+        transports[name] = transport
+        return Step(id: name, action: .socket(family: family, transport: transport, options: options), expect: expect, on: side)
     }
 
     func decodeSetsockopt(_ step: JSONValue) throws(ScenarioFileError) -> Step {
@@ -479,19 +495,83 @@ private struct Context {
         return Step(id: name, action: .bind(address), expect: expect)
     }
 
-    func decodeListen(_ step: JSONValue) throws(ScenarioFileError) -> Step {
+    mutating func decodeListen(_ step: JSONValue) throws(ScenarioFileError) -> Step {
         let name = try openSocket(step)
         var backlog: Int32 = 128
         if let value = step["backlog"] {
             backlog = Int32(try integer(value, field: "backlog", in: Int64(Int32.min)...Int64(Int32.max)))
         }
-        return Step(id: name, action: .listen(backlog: backlog), expect: try expectation(step))
+        let expect = try expectation(step)
+        bound.insert(name)  // an unbound socket's port is picked at listen
+        return Step(id: name, action: .listen(backlog: backlog), expect: expect)
+    }
+
+    mutating func decodeConnect(_ step: JSONValue) throws(ScenarioFileError) -> Step {
+        let name = try openSocket(step)
+        guard let value = step["address"] else {
+            throw error(field: "address", "missing: expected ADDR:PORT or [ADDR]:PORT, the destination")
+        }
+        let address = try self.address(value)
+        let expect = try expectation(step)
+        var expectBy: [String]?
+        if let byValue = step["expect_by"] {
+            guard transports[name] == .tcp else {
+                throw error(
+                    field: "expect_by",
+                    "a connect step of a UDP socket has no by (it sends nothing; a send step does): expect_by is for a TCP connect or a send"
+                )
+            }
+            expectBy = try receivers(byValue)
+        }
+        bound.insert(name)  // an unbound socket's port is picked at connect
+        return Step(id: name, action: .connect(address), expect: expect, expectBy: expectBy)
+    }
+
+    mutating func decodeSend(_ step: JSONValue) throws(ScenarioFileError) -> Step {
+        let name = try openSocket(step)
+        guard transports[name] == .udp else {
+            throw error(field: "id", "socket \(quoted(name)) is a TCP socket; a send step sends one UDP datagram, from a UDP socket")
+        }
+        var address: AddressSpec?
+        if let value = step["address"] { address = try self.address(value) }
+        let expect = try expectation(step)
+        var expectBy: [String]?
+        if let byValue = step["expect_by"] { expectBy = try receivers(byValue) }
+        bound.insert(name)  // an unbound socket is autobound at send
+        return Step(id: name, action: .send(address), expect: expect, expectBy: expectBy)
+    }
+
+    /// `expect_by`: a list of distinct ids of sockets open at this step, `[]` for none; sorted.
+    func receivers(_ value: JSONValue) throws(ScenarioFileError) -> [String] {
+        let field = "expect_by"
+        guard case .array(let elements) = value else {
+            throw error(field: field, "expected a list of socket ids such as [\"a\"], [] for none, got \(describe(value))")
+        }
+        var ids: [String] = []
+        for (index, element) in elements.enumerated() {
+            guard case .string(let text) = element else {
+                throw error(field: field, "element \(index): expected a socket id, got \(describe(element))")
+            }
+            if let problem = Self.idProblem(text) {
+                throw error(field: field, "element \(index): \(problem), got \(quoted(text))")
+            }
+            guard open[text] != nil else {
+                let why = closed[text].map { "was closed at step \($0)" } ?? "is not created before this step"
+                throw error(field: field, "element \(index): socket \(quoted(text)) \(why); only an open socket can receive")
+            }
+            guard !ids.contains(text) else {
+                throw error(field: field, "socket \(quoted(text)) is listed twice")
+            }
+            ids.append(text)
+        }
+        return ids.sorted()
     }
 
     mutating func decodeClose(_ step: JSONValue) throws(ScenarioFileError) -> Step {
         let name = try openSocket(step)
         let expect = try expectation(step)
         open[name] = nil
+        transports[name] = nil
         closed[name] = stepIndex ?? 0
         return Step(id: name, action: .close, expect: expect)
     }
@@ -552,6 +632,7 @@ private struct Context {
         case "freebind": return .freebind(try bool(value, field: field))
         case "transparent": return .transparent(try bool(value, field: field))
         case "device": return .device(try device(value, field: field))
+        case "broadcast": return .broadcast(try bool(value, field: field))
         default:
             let expected = "expected [low, high], two integers from 0 to 65535"
             guard case .array(let bounds) = value else {
@@ -675,7 +756,9 @@ private struct Context {
                 throw bad("after '$', \(problem)")
             }
             guard bound.contains(name) else {
-                throw bad("\"$\(name)\": no bind step of socket \(quoted(name)), nor timewait step with that id, comes before this step")
+                throw bad(
+                    "\"$\(name)\": no bind, listen, connect or send step of socket \(quoted(name)), nor timewait step with that id, comes before this step"
+                )
             }
             return .reference(name)
         }

@@ -47,6 +47,9 @@ extension Step {
         case .socket(let family, let transport, let options):
             members.append(JSONMember(key: "family", value: .string(family == .inet ? "inet" : "inet6")))
             members.append(JSONMember(key: "type", value: .string(transport == .tcp ? "tcp" : "udp")))
+            if on == .peer {
+                members.append(JSONMember(key: "on", value: .string("peer")))
+            }
             for option in options {
                 members.append(JSONMember(key: option.key, value: option.jsonValue))
             }
@@ -66,9 +69,18 @@ extension Step {
             if reuseaddr {
                 members.append(JSONMember(key: "reuseaddr", value: .bool(true)))
             }
+        case .connect(let address):
+            members.append(JSONMember(key: "address", value: .string(address.text)))
+        case .send(let address):
+            if let address {
+                members.append(JSONMember(key: "address", value: .string(address.text)))
+            }
         }
         if let expect {
             members.append(JSONMember(key: "expect", value: .string(expect.description)))
+        }
+        if let expectBy {
+            members.append(JSONMember(key: "expect_by", value: .array(expectBy.map { .string($0) })))
         }
         return .object(members)
     }
@@ -80,7 +92,7 @@ extension SocketOptionSetting {
         switch self {
         case .uid(let uid): .integer(uid)
         case .caps(let caps): .array(caps.sorted().map { .string($0.name) })
-        case .reuseaddr(let on), .reuseport(let on), .v6only(let on), .freebind(let on), .transparent(let on): .bool(on)
+        case .reuseaddr(let on), .reuseport(let on), .v6only(let on), .freebind(let on), .transparent(let on), .broadcast(let on): .bool(on)
         case .device(let name): .string(name)
         case .localPortRange(let low, let high): .array([.integer(low), .integer(high)])
         }

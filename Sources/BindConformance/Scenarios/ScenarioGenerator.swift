@@ -23,12 +23,15 @@ public struct ScenarioGenerator: Sendable {
     public var maxSockets = 5
     public var timewait = false
     public var sysctlVariants = true
+    /// Reach steps too: sockets on the peer, SO_BROADCAST, `connect` and `send` steps.
+    public var reach = false
 
-    public init(minSockets: Int = 2, maxSockets: Int = 5, timewait: Bool = false, sysctlVariants: Bool = true) {
+    public init(minSockets: Int = 2, maxSockets: Int = 5, timewait: Bool = false, sysctlVariants: Bool = true, reach: Bool = false) {
         self.minSockets = minSockets
         self.maxSockets = maxSockets
         self.timewait = timewait
         self.sysctlVariants = sysctlVariants
+        self.reach = reach
     }
 
     public static let ipv4Pool = [
@@ -61,13 +64,15 @@ public struct ScenarioGenerator: Sendable {
                 Step(id: "t", action: .timewait(AddressSpec(ip: ip, port: .number(sharedPort)), reuseaddr: Bool.random(using: &rng))))
             bound.append("t")
         }
+        var transports: [String: Transport] = [:]
         for id in ids {
             let family: AddressFamily = Bool.random(using: &rng) ? .inet : .inet6
             let transport: Transport = Int.random(in: 0..<3, using: &rng) == 0 ? .udp : .tcp
-            steps.append(
-                Step(
-                    id: id, action: .socket(family: family, transport: transport, options: Self.randomOptions(family: family, using: &rng)))
-            )
+            transports[id] = transport
+            var options = Self.randomOptions(family: family, using: &rng)
+            if reach && transport == .udp && Int.random(in: 0..<3, using: &rng) == 0 { options.append(.broadcast(true)) }
+            let side: Side = reach && Int.random(in: 0..<4, using: &rng) == 0 ? .peer : .host
+            steps.append(Step(id: id, action: .socket(family: family, transport: transport, options: options), on: side))
             var addressFamily = family
             if Int.random(in: 0..<12, using: &rng) == 0 { addressFamily = family == .inet ? .inet6 : .inet }
             let ip = Self.randomAddress(family: addressFamily, using: &rng, unicastOnly: false)
@@ -89,6 +94,23 @@ public struct ScenarioGenerator: Sendable {
             if Int.random(in: 0..<8, using: &rng) == 0 { pending.append(Step(id: id, action: .close)) }
         }
         steps += pending
+        if reach {
+            // Connections and datagrams between them: to the shared port of an address of
+            // either side, or to the port of a socket.
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                let id = ids[Int.random(in: 0..<ids.count, using: &rng)]
+                let family: AddressFamily = Bool.random(using: &rng) ? .inet : .inet6
+                let ip = Self.randomAddress(family: family, using: &rng, unicastOnly: false)
+                let port: PortSpec =
+                    Bool.random(using: &rng) ? .number(sharedPort) : .reference(bound[Int.random(in: 0..<bound.count, using: &rng)])
+                let address = AddressSpec(ip: ip, port: port)
+                if transports[id] == .udp && Int.random(in: 0..<3, using: &rng) != 0 {
+                    steps.append(Step(id: id, action: .send(Int.random(in: 0..<5, using: &rng) == 0 ? nil : address)))
+                } else {
+                    steps.append(Step(id: id, action: .connect(address)))
+                }
+            }
+        }
         // A listen on a socket closed earlier in `pending` would be invalid: drop steps after a close.
         var closed = Set<String>()
         steps = steps.filter { step in
