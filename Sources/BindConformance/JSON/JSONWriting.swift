@@ -167,6 +167,19 @@ public struct JSONObjectWriter {
         out.reserveCapacity(capacity)
     }
 
+    /// An object written at the end of `buffer`, whose storage it takes (no copy) until `give(back:)`.
+    init(taking buffer: inout String) {
+        out = ""
+        swap(&out, &buffer)
+        out += "{"
+    }
+
+    /// Closes the object and hands the storage back to the buffer it was taken from.
+    mutating func give(back buffer: inout String) {
+        out += "}"
+        swap(&out, &buffer)
+    }
+
     private mutating func key(_ key: String) {
         if !empty { out += "," }
         empty = false
@@ -199,10 +212,10 @@ public struct JSONObjectWriter {
     }
 
     public mutating func object(_ key: String, _ build: (inout JSONObjectWriter) -> Void) {
-        var inner = JSONObjectWriter(reserving: 64)
-        build(&inner)
         self.key(key)
-        out += inner.finished
+        var inner = JSONObjectWriter(taking: &out)
+        build(&inner)
+        inner.give(back: &out)
     }
 
     /// The object's text.
@@ -241,9 +254,31 @@ public final class JSONLinesWriter {
 
     public func line(_ object: JSONObjectWriter) throws { try line(object.finished) }
 
+    /// One line holding the object `build` writes, written straight into the buffer.
+    public func object(_ build: (inout JSONObjectWriter) -> Void) throws {
+        var o = JSONObjectWriter(taking: &buffer)
+        build(&o)
+        o.give(back: &buffer)
+        buffer += "\n"
+        if buffer.utf8.count >= 1 << 20 { try flush() }
+    }
+
     public func flush() throws {
         guard !buffer.isEmpty else { return }
-        try handle.write(contentsOf: Data(buffer.utf8))
+        let fd = handle.fileDescriptor
+        let failure: Int32? = buffer.withUTF8 { bytes in
+            var done = 0
+            while done < bytes.count {
+                let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                done += n
+            }
+            return nil
+        }
+        if let failure { throw POSIXError(POSIXErrorCode(rawValue: failure) ?? .EIO) }
         buffer.removeAll(keepingCapacity: true)
     }
 

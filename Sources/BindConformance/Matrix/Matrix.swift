@@ -68,10 +68,24 @@ public struct SocketConfig: Codable, Hashable, Sendable, CustomStringConvertible
 
     /// `inet6 v6only=0 [::] SO_REUSEADDR`
     public var description: String {
-        var s = place
-        if options != .none { s += " \(options.rawValue)" }
-        if freebind { s += " IP_FREEBIND" }
+        var s = ""
+        write(to: &s)
         return s
+    }
+
+    /// Appends the description to `s`.
+    func write(to s: inout String) {
+        s += kind.rawValue
+        s += " "
+        let v6 = address.utf8.contains(UInt8(ascii: ":"))
+        if v6 { s += "[" }
+        s += address
+        if v6 { s += "]" }
+        if options != .none {
+            s += " "
+            s += options.rawValue
+        }
+        if freebind { s += " IP_FREEBIND" }
     }
 
     /// Kind and address without options: a row or column of the Markdown tables.
@@ -149,18 +163,45 @@ public struct MatrixCell: Codable, Hashable, Sendable {
         self.sysctls = sysctls
     }
 
-    /// A stable one-line key (for diffs and reports).
+    /// A stable one-line key (for diffs and reports), written in one string (every record of
+    /// a report names its cell by it).
     public var key: String {
-        var parts = [group.rawValue, transport.rawValue]
-        if let secondTransport { parts.append("→\(secondTransport.rawValue)") }
-        parts.append(first.description)
-        if let state { parts.append("(\(state.rawValue))") }
-        if let second { parts.append("| \(second.description)") }
-        if let sameOwner { parts.append(sameOwner ? "same uid" : "other uid") }
-        if let port { parts.append("port \(port)") }
-        if let credentials { parts.append(credentials.rawValue) }
-        for s in sysctls { parts.append("\(s.name)=\(s.value)") }
-        return parts.joined(separator: " ")
+        var s = ""
+        s.reserveCapacity(160)
+        s += group.rawValue
+        s += " "
+        s += transport.rawValue
+        if let secondTransport {
+            s += " →"
+            s += secondTransport.rawValue
+        }
+        s += " "
+        first.write(to: &s)
+        if let state {
+            s += " ("
+            s += state.rawValue
+            s += ")"
+        }
+        if let second {
+            s += " | "
+            second.write(to: &s)
+        }
+        if let sameOwner { s += sameOwner ? " same uid" : " other uid" }
+        if let port {
+            s += " port "
+            s += String(port)
+        }
+        if let credentials {
+            s += " "
+            s += credentials.rawValue
+        }
+        for x in sysctls {
+            s += " "
+            s += x.name
+            s += "="
+            s += x.value
+        }
+        return s
     }
 }
 

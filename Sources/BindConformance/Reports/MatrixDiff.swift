@@ -1,6 +1,10 @@
 import BindRules
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Two matrix reports (two hosts, two kernels) compared cell by cell, matched by
 /// `MatrixCell.key`: the cells whose kernel result differs (grouped by the model's rule and the
 /// pair of results), whose model result differs, that only one side has, and that only one side
@@ -118,6 +122,11 @@ public struct MatrixDiff: Sendable {
         try self.init(lines(a, aName), lines(b, bName), aName: aName, bName: bName)
     }
 
+    /// Compares two reports held as bytes (their JSON Lines).
+    public init(bytes a: [UInt8], _ b: [UInt8], aName: String = "A", bName: String = "B") throws(LoadError) {
+        try self.init(LineReader(bytes: a), LineReader(bytes: b), aName: aName, bName: bName)
+    }
+
     /// Compares the report files at `aPath` and `bPath`.
     public init(files aPath: String, _ bPath: String) throws(LoadError) {
         try self.init(try LineReader.open(aPath), try LineReader.open(bPath), aName: aPath, bName: bPath)
@@ -184,17 +193,28 @@ public struct MatrixDiff: Sendable {
     /// One report's lines as they come: its keys (to find duplicates), its summary.
     struct SideState {
         var name: String
-        var seen = Set<String>()
+        /// Keys seen, by a 64-bit hash of their bytes (hashing a String is what costs most here);
+        /// keys whose hash an earlier other key had, in full.
+        var seen: [UInt64: String] = [:]
+        var collided = Set<String>()
         var duplicates = 0
         /// Keys in the order of the file (to list the cells only this side has in that order).
         var order: [String] = []
         var summary: JSONValue?
 
+        mutating func firstTime(_ key: String, _ hash: UInt64) -> Bool {
+            guard let earlier = seen[hash] else {
+                seen[hash] = key
+                return true
+            }
+            return earlier != key && collided.insert(key).inserted
+        }
+
         /// The next record: its key and line; nil after the summary line.
         mutating func next(_ reader: inout LineReader) throws(LoadError) -> (String, [UInt8])? {
             while summary == nil, let line = reader.next() {
                 if line.isEmpty { continue }
-                guard let key = MatrixDiff.key(line) else {
+                guard let (key, hash) = MatrixDiff.key(line) else {
                     let v = try MatrixDiff.parse(line, name, reader.lineNumber)
                     if case .string(MatrixReport.format)? = v["summary"] {
                         summary = v
@@ -202,7 +222,7 @@ public struct MatrixDiff: Sendable {
                     }
                     throw .invalid(file: name, why: "line \(reader.lineNumber): a line without a key")
                 }
-                guard seen.insert(key).inserted else {
+                guard firstTime(key, hash) else {
                     duplicates += 1
                     continue
                 }
@@ -235,16 +255,19 @@ public struct MatrixDiff: Sendable {
 
     static let keyPrefix = Array(#"{"key":""#.utf8)
 
-    /// The key of a record line as it stands between quotes, nil when the line does not start
-    /// with one or it holds an escape (such a line is parsed).
-    static func key(_ line: [UInt8]) -> String? {
+    /// The key of a record line as it stands between quotes, and the FNV-1a hash of its bytes;
+    /// nil when the line does not start with one or it holds an escape (such a line is parsed).
+    static func key(_ line: [UInt8]) -> (String, UInt64)? {
         guard line.starts(with: keyPrefix) else { return nil }
         var i = keyPrefix.count
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         while i < line.count {
             switch line[i] {
-            case UInt8(ascii: "\""): return String(decoding: line[keyPrefix.count..<i], as: UTF8.self)
+            case UInt8(ascii: "\""): return (String(decoding: line[keyPrefix.count..<i], as: UTF8.self), hash)
             case UInt8(ascii: "\\"): return nil
-            default: i += 1
+            case let b:
+                hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3
+                i += 1
             }
         }
         return nil
@@ -252,13 +275,20 @@ public struct MatrixDiff: Sendable {
 
     /// The line without its last member when that is the port (`,"port":10023}`): two runs
     /// with different ports per cell compare equal.
+    static let portMember = Array(#","port":"#.utf8)
+
     static func withoutPort(_ line: [UInt8]) -> ArraySlice<UInt8> {
-        let suffix = Array(#","port":"#.utf8)
+        let suffix = portMember
         var i = line.count - 2
         while i >= 0, line[i] >= UInt8(ascii: "0"), line[i] <= UInt8(ascii: "9") { i -= 1 }
         let start = i - suffix.count + 1
         guard line.last == UInt8(ascii: "}"), start > 0, line[start...i].elementsEqual(suffix) else { return line[...] }
         return line[..<start]
+    }
+
+    static func same(_ x: ArraySlice<UInt8>, _ y: ArraySlice<UInt8>) -> Bool {
+        x.count == y.count
+            && x.withUnsafeBytes { a in y.withUnsafeBytes { b in a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 } }
     }
 
     /// What a record line says that the diff compares.
@@ -330,7 +360,7 @@ public struct MatrixDiff: Sendable {
 
         mutating func compare(_ key: String, _ la: [UInt8], _ lb: [UInt8], _ aName: String, _ bName: String) throws(LoadError) {
             matched += 1
-            if withoutPort(la).elementsEqual(withoutPort(lb)) { return }
+            if same(withoutPort(la), withoutPort(lb)) { return }
             let ra = try parsed(la, aName)
             let rb = try parsed(lb, bName)
             switch (!ra.skipped, !rb.skipped) {
@@ -372,22 +402,27 @@ public struct MatrixDiff: Sendable {
     }
 }
 
-/// The lines of a file (or of bytes in memory), read a megabyte at a time.
-struct LineReader {
-    private var handle: FileHandle?
+/// The lines of a file (or of bytes in memory), read a megabyte at a time with read(2). A class:
+/// its file is closed when it goes, however far it was read.
+final class LineReader {
+    private var fd: Int32 = -1
     private var buffer: [UInt8]
     private var start = 0
     private var atEnd: Bool
     private(set) var lineNumber = 0
+    static let chunk = 1 << 20
 
     init(bytes: [UInt8]) {
         buffer = bytes
         atEnd = true
     }
 
-    private init(handle: FileHandle) {
-        self.handle = handle
+    deinit { if fd >= 0 { close(fd) } }
+
+    private init(fd: Int32) {
+        self.fd = fd
         buffer = []
+        buffer.reserveCapacity(2 * Self.chunk)
         atEnd = false
     }
 
@@ -395,14 +430,22 @@ struct LineReader {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .missing(file: path) }
         if isDirectory.boolValue { throw .unreadable(file: path, why: "a directory") }
-        guard let h = FileHandle(forReadingAtPath: path) else { throw .unreadable(file: path, why: "permission denied") }
-        return LineReader(handle: h)
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .unreadable(file: path, why: String(cString: strerror(errno))) }
+        return LineReader(fd: fd)
     }
 
-    /// The next line without its newline, nil at the end.
-    mutating func next() -> [UInt8]? {
+    /// The next line without its newline, nil at the end (where a file is closed).
+    func next() -> [UInt8]? {
         while true {
-            if let nl = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            let count = buffer.count
+            let nl = buffer.withUnsafeBufferPointer { b -> Int? in
+                guard start < count, let base = b.baseAddress,
+                    let p = memchr(base + start, Int32(UInt8(ascii: "\n")), count - start)
+                else { return nil }
+                return UnsafeRawPointer(p) - UnsafeRawPointer(base)
+            }
+            if let nl {
                 let line = Array(buffer[start..<nl])
                 start = nl + 1
                 lineNumber += 1
@@ -415,10 +458,20 @@ struct LineReader {
                 lineNumber += 1
                 return line
             }
-            let more = (try? handle?.read(upToCount: 1 << 20)) ?? nil
             buffer.removeSubrange(0..<start)
             start = 0
-            if let more, !more.isEmpty { buffer.append(contentsOf: more) } else { atEnd = true }
+            let old = buffer.count
+            buffer.append(contentsOf: repeatElement(0, count: Self.chunk))
+            var n = 0
+            repeat {
+                n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + old, Self.chunk) }
+            } while n < 0 && errno == EINTR
+            buffer.removeLast(Self.chunk - max(n, 0))
+            if n <= 0 {
+                atEnd = true
+                close(fd)
+                fd = -1
+            }
         }
     }
 }

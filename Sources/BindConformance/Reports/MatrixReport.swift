@@ -78,14 +78,18 @@ public struct MatrixReport: Sendable {
     /// summary line. Written a buffer at a time.
     public func writeJSONLines(to writer: JSONLinesWriter) throws {
         try writer.line(try headerLine())
-        for r in records { try writer.line(Self.line(r)) }
+        for r in records { try writer.object { Self.write(r, into: &$0) } }
         try writer.line(summaryLine())
     }
 
     /// The whole report as JSON Lines in a string (for tests and small reports).
     public func jsonLines() throws -> String {
         var out = try headerLine() + "\n"
-        for r in records { out += Self.line(r).finished + "\n" }
+        for r in records {
+            var o = JSONObjectWriter()
+            Self.write(r, into: &o)
+            out += o.finished + "\n"
+        }
         return out + summaryLine().finished + "\n"
     }
 
@@ -113,8 +117,7 @@ public struct MatrixReport: Sendable {
     /// One record's line: its key, whether the sides agree, the kernel's outcome, the model's
     /// (only where it differs), the model's rule and kernel function, its words (where it has
     /// them), why it was skipped, and last its port (so that lines of two runs compare without it).
-    static func line(_ r: MatrixRecord) -> JSONObjectWriter {
-        var o = JSONObjectWriter()
+    static func write(_ r: MatrixRecord, into o: inout JSONObjectWriter) {
         o.string("key", r.cell.key)
         if let skipped = r.skipped {
             o.string("skipped", skipped)
@@ -138,7 +141,6 @@ public struct MatrixReport: Sendable {
             if let p = reason.port, p != r.port { o.integer("reasonPort", p) }
         }
         if let port = r.port { o.integer("port", port) }
-        return o
     }
 
     /// `{"setup":{"bind":"EADDRNOTAVAIL"},"bind":"ok","listen":"ok"}`: each step's op names its outcome.
