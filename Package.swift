@@ -27,7 +27,9 @@ let package = Package(
             dependencies: ["CBindShim", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .target(name: "BindRules", dependencies: ["BindKit"]),
-        .target(name: "BindConformance", dependencies: ["BindRules", "BindKit"]),
+        .target(
+            name: "BindConformance", dependencies: ["BindRules", "BindKit"],
+            resources: [.embedInCode("Reports/Resources/matrix.css"), .embedInCode("Reports/Resources/matrix.js")]),
         .executableTarget(
             name: "bindcheck",
             dependencies: ["BindConformance", "BindRules", "BindKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -23,6 +23,7 @@ let package = Package(
             dependencies: [.product(name: "BindConformance", package: "BindKit"), .product(name: "BindRules", package: "BindKit")]
         ),
         .executableTarget(name: "FuzzJSON", dependencies: [.product(name: "BindConformance", package: "BindKit")]),
+        .executableTarget(name: "FuzzReport", dependencies: [.product(name: "BindConformance", package: "BindKit")]),
     ],
     swiftLanguageModes: [.v6]
 )

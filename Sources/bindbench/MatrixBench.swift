@@ -127,7 +127,7 @@ extension MatrixBench {
         let start = ContinuousClock.now
         for (i, cell) in cells.enumerated() {
             _ = CellRun.modelOutcome(
-                cell, Matrix.steps(cell, port: MatrixRunner.firstPort &+ UInt16(i % 16000)), model: model, explain: false)
+                cell, Matrix.steps(cell, port: MatrixRunner.firstPort &+ UInt16(i % 16000)), model: model)
         }
         return seconds(ContinuousClock.now - start)
     }

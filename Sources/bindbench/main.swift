@@ -237,23 +237,26 @@ do {
 }
 
 if json {
-    var object: [String: Any] = [
-        "bind_cycle_ratio": (bind.ratio * 1000).rounded() / 1000,
-        "bind_cycle_ns_swift": (bind.swift / Double(bindIterations) * 1e9).rounded(),
-        "bind_cycle_ns_c": (bind.c / Double(bindIterations) * 1e9).rounded(),
-        "parse_ratio": (parse.ratio * 1000).rounded() / 1000,
-        "parse_ns_swift": (parse.swift / Double(parseReps * corpus.count) * 1e9 * 10).rounded() / 10,
-        "parse_ns_c": (parse.c / Double(parseReps * corpus.count) * 1e9 * 10).rounded() / 10,
-        "parse_throwing_ratio": (parseThrowing.ratio * 1000).rounded() / 1000,
-        "repetitions": repetitions,
+    // Written by the reports' one JSON writer, the keys sorted.
+    func number(_ v: Double) -> JSONValue { .number(v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)") }
+    func rounded(_ v: Double) -> JSONValue { number((v * 1000).rounded() / 1000) }
+    var object: [String: JSONValue] = [
+        "bind_cycle_ratio": rounded(bind.ratio),
+        "bind_cycle_ns_swift": number((bind.swift / Double(bindIterations) * 1e9).rounded()),
+        "bind_cycle_ns_c": number((bind.c / Double(bindIterations) * 1e9).rounded()),
+        "parse_ratio": rounded(parse.ratio),
+        "parse_ns_swift": number((parse.swift / Double(parseReps * corpus.count) * 1e9 * 10).rounded() / 10),
+        "parse_ns_c": number((parse.c / Double(parseReps * corpus.count) * 1e9 * 10).rounded() / 10),
+        "parse_throwing_ratio": rounded(parseThrowing.ratio),
+        "repetitions": .integer(repetitions),
     ]
-    object["matrix_ratio"] = matrixRatio.map { ($0 * 1000).rounded() / 1000 } ?? NSNull()
-    object["matrix_speedup"] = matrixSpeedup.map { ($0 * 1000).rounded() / 1000 } ?? NSNull()
-    object["matrix_ratio_each"] = matrixRatios.map { ($0 * 1000).rounded() / 1000 }
-    object["matrix_speedup_each"] = matrixSpeedups.map { ($0 * 1000).rounded() / 1000 }
-    if let matrixNote { object["matrix_note"] = matrixNote }
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-    print(String(decoding: data, as: UTF8.self))
+    object["matrix_ratio"] = matrixRatio.map(rounded) ?? .null
+    object["matrix_speedup"] = matrixSpeedup.map(rounded) ?? .null
+    object["matrix_ratio_each"] = .array(matrixRatios.map(rounded))
+    object["matrix_speedup_each"] = .array(matrixSpeedups.map(rounded))
+    if let matrixNote { object["matrix_note"] = .string(matrixNote) }
+    let members = object.sorted { $0.key < $1.key }.map { JSONMember(key: $0.key, value: $0.value) }
+    print(JSONValue.object(members).serialized())
 } else {
     print(
         "bind_cycle_ratio \(String(format: "%.3f", bind.ratio))  (Socket \(Int(bind.swift / Double(bindIterations) * 1e9)) ns vs C \(Int(bind.c / Double(bindIterations) * 1e9)) ns per socket+SO_REUSEADDR+bind+close; goal <= 1.05)"

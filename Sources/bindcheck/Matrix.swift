@@ -18,7 +18,7 @@ struct MatrixCommand: ParsableCommand {
     @Option(help: "Only one transport: tcp or udp.") var only: String?
     @Option(help: "Run a random sample of N cells.") var sample: Int?
     @Option(help: "Seed of the sample.") var seed: UInt64 = 1
-    @Option(help: "text, json, markdown or html.") var format: Format = .text
+    @Option(help: "text, json (JSON Lines: docs/reports.md), markdown or html.") var format: Format = .text
     @Option(help: "Write the report to FILE (default: standard output).") var output: String?
     @Option(help: "Worker threads (default: one per core).") var workers: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -37,7 +37,7 @@ struct MatrixCommand: ParsableCommand {
         }
         let total = cells.count
         let progress = Progress(total: total, enabled: isatty(2) == 1)
-        var summary: MatrixRunner.Summary
+        let summary: MatrixRunner.Summary
         do {
             summary = try MatrixRunner.run(cells, workers: workers) { d, b in progress.update(done: d, bad: b) }
         } catch NamespaceError.notPermitted(let why) {
@@ -45,13 +45,24 @@ struct MatrixCommand: ParsableCommand {
             summary = try MatrixRunner.runOnHost(cells) { d, b in progress.update(done: d, bad: b) }
         }
         progress.finish()
-        if format != .text { summary.explain() }
         let report = MatrixReport(summary)
         if report.cells == report.skipped { throw fail("nothing could run without privilege: \(report.text)", code: 77) }
+        if format == .json {
+            // JSON Lines, a buffer at a time: the report is never held as text.
+            do {
+                let writer = try output.map { try JSONLinesWriter(path: $0) } ?? JSONLinesWriter()
+                try report.writeJSONLines(to: writer)
+                try writer.close()
+            } catch {
+                throw fail("cannot write \(output ?? "the report"): \(error.localizedDescription)", code: 73)
+            }
+            if output != nil { print(report.text.split(separator: "\n").prefix(2).joined(separator: "\n")) }
+            if report.disagree > 0 { throw ExitCode(1) }
+            return
+        }
         let text: String
         switch format {
-        case .text: text = report.text
-        case .json: text = String(decoding: try report.json(), as: UTF8.self)
+        case .text, .json: text = report.text
         case .markdown: text = MatrixMarkdown.render(report)
         case .html: text = MatrixHTML.render(report)
         }

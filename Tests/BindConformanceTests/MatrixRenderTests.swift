@@ -16,43 +16,50 @@ private enum Sample {
         MatrixCell(group: .pair, transport: .tcp, first: a, state: state, second: b, sameOwner: same)
     }
 
-    static func record(_ cell: MatrixCell, _ model: CellOutcome?, _ kernel: CellOutcome?, reason: String? = nil) -> MatrixRecord {
-        MatrixRecord(cell: cell, model: model, kernel: kernel, reason: reason)
+    static func record(_ cell: MatrixCell, _ model: CellOutcome?, _ kernel: CellOutcome?, reason: Reason? = nil) -> MatrixRecord {
+        MatrixRecord(cell: cell, model: model, kernel: kernel, reason: reason, port: cell.port ?? 10_000)
     }
 
-    static let ok = CellOutcome(bind: "ok", listen: "ok")
-    static let inUse = CellOutcome(bind: "EADDRINUSE")
+    /// A reason as the model makes one (its initializer is the model's own: decoded here).
+    static func reason(_ rule: String, _ function: String, _ text: String = "") -> Reason {
+        let json = #"{"rule":"\#(rule)","kernel":"\#(function)","text":"\#(text)"}"#
+        return try! JSONDecoder().decode(Reason.self, from: Data(json.utf8))
+    }
+
+    static let ok = CellOutcome(bind: .ok, listen: .ok)
+    static let inUse = CellOutcome(bind: .errno("EADDRINUSE"))
 
     static var records: [MatrixRecord] {
         [
-            record(pair(any4, any4), inUse, inUse, reason: "conflicts with a, bound to 0.0.0.0:10000"),
-            record(pair(any4, lo4), inUse, inUse, reason: "conflicts with a, bound to 0.0.0.0:10001"),
+            record(pair(any4, any4), inUse, inUse, reason: reason("conflict", "inet_csk_bind_conflict")),
+            record(pair(any4, lo4), inUse, inUse, reason: reason("conflict", "inet_csk_bind_conflict")),
             // The disagreement.
-            record(pair(lo4, any4), ok, inUse, reason: "no socket holds 0.0.0.0:10002"),
-            record(pair(lo4, lo4), CellOutcome(bind: "ok", listen: "EADDRINUSE"), CellOutcome(bind: "ok", listen: "EADDRINUSE")),
+            record(pair(lo4, any4), ok, inUse, reason: reason("no-conflict", "inet_csk_get_port", "no socket holds 0.0.0.0:10002")),
+            record(
+                pair(lo4, lo4), CellOutcome(bind: .ok, listen: .errno("EADDRINUSE")), CellOutcome(bind: .ok, listen: .errno("EADDRINUSE"))),
             MatrixRecord(cell: pair(any4, any4, same: false), model: nil, kernel: nil, skipped: "changes credentials: needs root"),
             record(
-                pair(foreign4, foreign4), CellOutcome(setup: "bind EADDRNOTAVAIL", bind: "EADDRNOTAVAIL"),
-                CellOutcome(setup: "bind EADDRNOTAVAIL", bind: "EADDRNOTAVAIL")),
+                pair(foreign4, foreign4), CellOutcome(setup: StepResult(.bind, .errno("EADDRNOTAVAIL")), bind: .errno("EADDRNOTAVAIL")),
+                CellOutcome(setup: StepResult(.bind, .errno("EADDRNOTAVAIL")), bind: .errno("EADDRNOTAVAIL"))),
             record(
-                pair(foreign4, lo4), CellOutcome(setup: "bind EADDRNOTAVAIL", bind: "ok", listen: "ok"),
-                CellOutcome(setup: "bind EADDRNOTAVAIL", bind: "ok", listen: "ok")),
+                pair(foreign4, lo4), CellOutcome(setup: StepResult(.bind, .errno("EADDRNOTAVAIL")), bind: .ok, listen: .ok),
+                CellOutcome(setup: StepResult(.bind, .errno("EADDRNOTAVAIL")), bind: .ok, listen: .ok)),
             record(
                 MatrixCell(
                     group: .crossTransport, transport: .tcp, secondTransport: .udp, first: any4, state: .bound, second: any4,
                     sameOwner: true),
-                CellOutcome(bind: "ok"), CellOutcome(bind: "ok")),
+                CellOutcome(bind: .ok), CellOutcome(bind: .ok)),
             record(
                 MatrixCell(group: .single, transport: .udp, first: SocketConfig(kind: .inet, address: "192.0.2.2", freebind: true)),
-                CellOutcome(bind: "ok"), CellOutcome(bind: "ok")),
+                CellOutcome(bind: .ok), CellOutcome(bind: .ok)),
             record(
                 MatrixCell(
                     group: .privilege, transport: .tcp, first: any4, port: 80, credentials: .unprivileged,
                     sysctls: [SysctlSetting(name: "net.ipv4.ip_unprivileged_port_start", value: "80")]),
-                CellOutcome(bind: "ok", listen: "ok"), CellOutcome(bind: "ok", listen: "ok")),
+                CellOutcome(bind: .ok, listen: .ok), CellOutcome(bind: .ok, listen: .ok)),
             record(
                 MatrixCell(group: .privilege, transport: .tcp, first: any4, port: 80, credentials: .unprivileged),
-                CellOutcome(bind: "EACCES"), CellOutcome(bind: "EACCES"), reason: "port 80 is below ip_unprivileged_port_start 1024"),
+                CellOutcome(bind: .errno("EACCES")), CellOutcome(bind: .errno("EACCES")), reason: reason("privileged-port", "__inet_bind")),
         ]
     }
 
@@ -167,24 +174,25 @@ struct MatrixRenderTests {
         let bad = try #require(cells.first { $0.key == "pair tcp inet 127.0.0.1 (bound) | inet 0.0.0.0 same uid" })
         #expect(bad.model == "bind ok, listen ok")
         #expect(bad.kernel == "bind EADDRINUSE")
-        // The port the run picked is elided; a fixed port (privilege) is not.
-        #expect(bad.reason == "no socket holds 0.0.0.0:‹port›")
-        #expect(cells.contains { $0.reason == "port 80 is below ip_unprivileged_port_start 1024" })
-        // One string table: the same reason (but for its port) is stored once.
+        // The typed reason: rule and kernel function, and the words where the sides disagree.
+        #expect(bad.reason == "no-conflict (inet_csk_get_port): no socket holds 0.0.0.0:10002")
+        #expect(cells.contains { $0.reason == "privileged-port (__inet_bind)" })
+        // One string table: the reason two cells share is stored once.
         let strings = try #require(data["S"] as? [String])
-        #expect(strings.filter { $0 == "conflicts with a, bound to 0.0.0.0:‹port›" }.count == 1)
+        #expect(strings.filter { $0 == "conflict (inet_csk_bind_conflict)" }.count == 1)
+        #expect(cells.filter { $0.reason == "conflict (inet_csk_bind_conflict)" }.count == 2)
         let pairs = try #require(data["P"] as? [[Int]])
         #expect(pairs.contains { $0[4] == 1 && strings[$0[3]].hasSuffix(" x") })
     }
 
     @Test func htmlKeepsScriptDataInsideItsElement() throws {
         var records = Sample.records
-        records[0].reason = "</script><script>alert(1)</script>"
+        records[0].reason = Sample.reason("conflict", "inet_csk_bind_conflict", "</script><script>alert(1)</script>")
         let page = MatrixHTML.render(MatrixReport(kernel: "<b>6.1</b>", mode: "namespaces", seconds: 0, records: records))
         #expect(!page.contains("<script>alert"))
         #expect(!page.contains("<b>6.1</b>"))
         let cells = try Sample.cells(try Sample.embedded(page))
-        #expect(cells.contains { $0.reason == "</script><script>alert(1)</script>" })
+        #expect(cells.contains { $0.reason == "conflict (inet_csk_bind_conflict): </script><script>alert(1)</script>" })
     }
 
     @Test func htmlKeysSplitForEveryKindOfMatrixCell() throws {
@@ -214,45 +222,106 @@ struct MatrixRenderTests {
         return MatrixReport(kernel: "6.8.0-test", mode: "namespaces", seconds: 2, records: records)
     }
 
-    @Test func diffFindsEveryKindOfDifference() {
+    @Test func diffFindsEveryKindOfDifference() throws {
         let a = Sample.report
-        let d = MatrixDiff(a, Self.changed(), aName: "a.json", bName: "b.json")
+        let d = try MatrixDiff(a, Self.changed(), aName: "a.json", bName: "b.json")
         #expect(d.a.kernel == "6.1.0-test")
         #expect(d.b.kernel == "6.8.0-test")
         #expect(d.matched == a.records.count - 1)
-        #expect(d.kernelDiffers == [MatrixDiff.Change(key: a.records[0].cell.key, a: Sample.inUse, b: Sample.ok)])
-        #expect(d.modelDiffers == [MatrixDiff.Change(key: a.records[1].cell.key, a: Sample.inUse, b: Sample.ok)])
+        let rule = MatrixDiff.RuleName(rule: "conflict", function: "inet_csk_bind_conflict")
+        #expect(
+            d.kernelDiffers == [MatrixDiff.Change(key: a.records[0].cell.key, a: Sample.inUse, b: Sample.ok, ruleA: rule, ruleB: rule)])
+        #expect(d.modelDiffers == [MatrixDiff.Change(key: a.records[1].cell.key, a: Sample.inUse, b: Sample.ok, ruleA: rule, ruleB: rule)])
         #expect(d.onlyInA == [a.records[7].cell.key])
         #expect(d.onlyInB == ["pair tcp inet 127.0.0.1 (listening) | inet 127.0.0.1 same uid"])
         #expect(d.ranOnlyInA == [a.records[3].cell.key])
         #expect(d.ranOnlyInB.isEmpty)
         #expect(d.exitStatus == 1)
-        let text = d.text()
+        let text = d.text(changes: ["conflict": "6.x: a change that explains it"])
         #expect(text.hasPrefix("A: a.json: Linux 6.1.0-test (private namespaces), 11 cells"))
         #expect(text.contains("\nB: b.json: Linux 6.8.0-test"))
-        #expect(text.contains("kernel result differs (1):\n  \(a.records[0].cell.key)\n    A: bind EADDRINUSE\n    B: bind ok, listen ok"))
+        #expect(
+            text.contains(
+                """
+                kernel result differs (1), by rule (1 groups):
+                  rule conflict (inet_csk_bind_conflict): 1 cells
+                    A: bind EADDRINUSE → B: bind ok, listen ok
+                    change: 6.x: a change that explains it
+                    \(a.records[0].cell.key)
+                """))
+        #expect(!d.text().contains("change:"))
         #expect(text.contains("model result differs (1):"))
         #expect(text.contains("only in A (1):"))
         #expect(text.contains("only in B (1):"))
         #expect(text.contains("run only in A (skipped in B) (1):"))
+        let md = d.markdown(changes: ["conflict": "a change"])
+        #expect(md.contains("| conflict (inet_csk_bind_conflict) | bind EADDRINUSE | bind ok, listen ok | 1 | a change |"))
+        let html = d.html()
+        #expect(html.contains("<td>conflict (inet_csk_bind_conflict)</td><td>bind EADDRINUSE</td><td>bind ok, listen ok</td>"))
+        #expect(html.hasSuffix("</html>\n"))
+    }
+
+    @Test func diffGroupsByRuleAndResults() throws {
+        var b = Sample.records
+        for i in [0, 1] { b[i].kernel = Sample.ok }
+        b[3].kernel = Sample.inUse
+        let d = try MatrixDiff(Sample.report, MatrixReport(kernel: "b", mode: "namespaces", seconds: 0, records: b))
+        let groups = d.groups
+        #expect(groups.map(\.keys.count) == [2, 1])
+        #expect(groups[0].ruleText == "conflict (inet_csk_bind_conflict)")
+        #expect(groups[0].keys == [Sample.records[0].cell.key, Sample.records[1].cell.key])
+        #expect(groups[1].ruleText == "no rule recorded")
+        #expect(groups[0].change(["conflict": "x"]) == "x" && groups[1].change(["conflict": "x"]) == nil)
     }
 
     @Test func diffOfAReportWithItselfIsEmpty() throws {
-        let d = MatrixDiff(Sample.report, Sample.report)
+        let d = try MatrixDiff(Sample.report, Sample.report)
         #expect(d.exitStatus == 0)
         #expect(d.kernelDiffers.isEmpty && d.modelDiffers.isEmpty && d.onlyInA.isEmpty && d.onlyInB.isEmpty && d.ranOnlyInA.isEmpty)
         #expect(d.matched == Sample.records.count)
-        let json = try JSONSerialization.jsonObject(with: try d.json()) as? [String: Any]
-        #expect(json?["matched"] as? Int == Sample.records.count)
+        let json = try JSONValue(parsing: d.jsonValue.serialized())
+        #expect(json["matched"] == .integer(Sample.records.count))
+        #expect(json["groups"] == .array([]))
     }
 
-    @Test func diffLimitsTheListsButNotTheCounts() {
+    @Test func diffMatchesCellsInAnyOrderAndWithOtherPorts() throws {
+        var b = Sample.records.reversed().map { $0 }
+        for i in b.indices { b[i].port = 20_000 + UInt16(i) }
+        let d = try MatrixDiff(Sample.report, MatrixReport(kernel: "b", mode: "namespaces", seconds: 0, records: b))
+        #expect(d.matched == Sample.records.count)
+        #expect(d.kernelDiffers.isEmpty && d.modelDiffers.isEmpty && d.onlyInA.isEmpty && d.onlyInB.isEmpty)
+    }
+
+    @Test func diffLimitsTheListsButNotTheCounts() throws {
         let a = MatrixReport(kernel: "a", mode: "namespaces", seconds: 0, records: Sample.records)
         let b = MatrixReport(kernel: "b", mode: "namespaces", seconds: 0, records: [])
-        let text = MatrixDiff(a, b).text(limit: 2)
+        let text = try MatrixDiff(a, b).text(limit: 2)
         #expect(text.contains("only in A (11):"))
         #expect(text.contains("  … and 9 more"))
-        #expect(MatrixDiff(a, b).exitStatus == 0)
+        #expect(try MatrixDiff(a, b).exitStatus == 0)
+    }
+
+    @Test func jsonLinesCarryTheTypedRecord() throws {
+        let lines = try Sample.report.jsonLines().split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        #expect(lines.count == Sample.records.count + 2)
+        #expect(lines[0]["format"] == .string("bindcheck-matrix") && lines[0]["kernel"] == .string("6.1.0-test"))
+        #expect(lines.last?["summary"] == .string("bindcheck-matrix") && lines.last?["disagree"] == .integer(1))
+        let bad = lines[3]
+        #expect(bad["agree"] == .bool(false))
+        #expect(bad["kernel"]?.serialized() == #"{"bind":"EADDRINUSE"}"#)
+        #expect(bad["model"]?.serialized() == #"{"bind":"ok","listen":"ok"}"#)
+        #expect(bad["rule"] == .string("no-conflict") && bad["function"] == .string("inet_csk_get_port"))
+        #expect(bad["text"] == .string("no socket holds 0.0.0.0:10002"))
+        #expect(bad["port"] == .integer(10_000))
+        // An agreeing record: no model (it is the kernel's), its rule and function all the same.
+        #expect(lines[1]["model"] == nil && lines[1]["rule"] == .string("conflict") && lines[1]["text"] == nil)
+        #expect(lines[6]["kernel"]?.serialized() == #"{"setup":{"bind":"EADDRNOTAVAIL"},"bind":"EADDRNOTAVAIL"}"#)
+        #expect(lines[5]["skipped"] == .string("changes credentials: needs root"))
+        // Read back, every outcome is the record's.
+        for (r, line) in zip(Sample.records, lines.dropFirst()) where r.skipped == nil {
+            let parsed = try MatrixDiff.record(line)
+            #expect(parsed.kernel == r.kernel && parsed.model == r.model, "\(r.cell.key)")
+        }
     }
 
     @Test func diffLoadsReportsAndNamesBadFiles() throws {
@@ -260,14 +329,16 @@ struct MatrixRenderTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let good = dir.appendingPathComponent("good.json").path
-        try Sample.report.json().write(to: URL(fileURLWithPath: good))
-        let loaded = try MatrixDiff.load(good)
-        #expect(loaded.records.map(\.cell.key) == Sample.records.map(\.cell.key))
-        #expect(MatrixDiff(loaded, Sample.report).exitStatus == 0)
+        let writer = try JSONLinesWriter(path: good)
+        try Sample.report.writeJSONLines(to: writer)
+        try writer.close()
+        #expect(try String(contentsOfFile: good, encoding: .utf8) == Sample.report.jsonLines())
+        let same = try MatrixDiff(files: good, good)
+        #expect(same.matched == Sample.records.count && same.exitStatus == 0)
 
         func error(_ path: String) -> MatrixDiff.LoadError? {
             do {
-                _ = try MatrixDiff.load(path)
+                _ = try MatrixDiff(files: path, good)
                 return nil
             } catch {
                 return error
@@ -284,16 +355,20 @@ struct MatrixRenderTests {
         #expect(error(notJSON)?.description.hasPrefix("\(notJSON): not a matrix report") == true)
 
         let other = dir.appendingPathComponent("other.json").path
-        try Data("{\"kernel\": \"6.1\", \"records\": []}".utf8).write(to: URL(fileURLWithPath: other))
+        try Data("{\"format\": \"bindcheck-matrix\", \"version\": 2, \"kernel\": \"6.1\"}".utf8).write(to: URL(fileURLWithPath: other))
         #expect(error(other)?.exitStatus == 64)
         #expect(error(other)?.description.contains("missing mode") == true)
 
+        let truncated = dir.appendingPathComponent("truncated.json").path
+        let full = try Sample.report.jsonLines().split(separator: "\n")
+        try Data(full.dropLast().joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: truncated))
+        #expect(error(truncated)?.description.contains("no summary line") == true)
+
         let badRecord = dir.appendingPathComponent("bad-record.json").path
-        var json = String(decoding: try Sample.report.json(), as: UTF8.self)
-        json = json.replacingOccurrences(of: "\"group\":\"single\"", with: "\"group\":\"solo\"")
+        let json = try Sample.report.jsonLines().replacingOccurrences(of: #"{"bind":"EADDRINUSE"}"#, with: #"{"bnid":"EADDRINUSE"}"#)
         try Data(json.utf8).write(to: URL(fileURLWithPath: badRecord))
         #expect(error(badRecord)?.exitStatus == 64)
-        #expect(error(badRecord)?.description.contains("records[8].cell.group") == true)
+        #expect(error(badRecord)?.description.contains("kernel: unexpected bnid") == true)
 
         #expect(error(dir.path) == .unreadable(file: dir.path, why: "a directory"))
         #expect(error(dir.path)?.exitStatus == 64)

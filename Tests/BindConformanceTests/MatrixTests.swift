@@ -42,7 +42,9 @@ struct MatrixTests {
         #expect(report.cells == cells.count)
         #expect(report.skipped == 0)
         for r in report.records where !r.agrees {
-            Issue.record("\(r.cell.key): model \(r.model?.description ?? "-") kernel \(r.kernel?.description ?? "-") — \(r.reason ?? "")")
+            Issue.record(
+                "\(r.cell.key): model \(r.model?.description ?? "-") kernel \(r.kernel?.description ?? "-") — \(r.reason.map(MatrixReport.describe) ?? "")"
+            )
         }
         #expect(report.agree == cells.count)
         print("matrix: \(report.cells) cells, \(report.agree) agree, \(report.seconds) s")

@@ -656,6 +656,8 @@ enum JSONSerializer {
 
     /// The body of a JSON string literal for `text` (without the quotes).
     static func escape(_ text: String) -> String {
+        // Most text needs no escape: said in one pass over its bytes.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F || $0 == 0xE2 }) { return text }
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {

@@ -68,10 +68,24 @@ public struct SocketConfig: Codable, Hashable, Sendable, CustomStringConvertible
 
     /// `inet6 v6only=0 [::] SO_REUSEADDR`
     public var description: String {
-        var s = place
-        if options != .none { s += " \(options.rawValue)" }
-        if freebind { s += " IP_FREEBIND" }
+        var s = ""
+        write(to: &s)
         return s
+    }
+
+    /// Appends the description to `s`.
+    func write(to s: inout String) {
+        s += kind.rawValue
+        s += " "
+        let v6 = address.utf8.contains(UInt8(ascii: ":"))
+        if v6 { s += "[" }
+        s += address
+        if v6 { s += "]" }
+        if options != .none {
+            s += " "
+            s += options.rawValue
+        }
+        if freebind { s += " IP_FREEBIND" }
     }
 
     /// Kind and address without options: a row or column of the Markdown tables.
@@ -149,18 +163,45 @@ public struct MatrixCell: Codable, Hashable, Sendable {
         self.sysctls = sysctls
     }
 
-    /// A stable one-line key (for diffs and reports).
+    /// A stable one-line key (for diffs and reports), written in one string (every record of
+    /// a report names its cell by it).
     public var key: String {
-        var parts = [group.rawValue, transport.rawValue]
-        if let secondTransport { parts.append("→\(secondTransport.rawValue)") }
-        parts.append(first.description)
-        if let state { parts.append("(\(state.rawValue))") }
-        if let second { parts.append("| \(second.description)") }
-        if let sameOwner { parts.append(sameOwner ? "same uid" : "other uid") }
-        if let port { parts.append("port \(port)") }
-        if let credentials { parts.append(credentials.rawValue) }
-        for s in sysctls { parts.append("\(s.name)=\(s.value)") }
-        return parts.joined(separator: " ")
+        var s = ""
+        s.reserveCapacity(160)
+        s += group.rawValue
+        s += " "
+        s += transport.rawValue
+        if let secondTransport {
+            s += " →"
+            s += secondTransport.rawValue
+        }
+        s += " "
+        first.write(to: &s)
+        if let state {
+            s += " ("
+            s += state.rawValue
+            s += ")"
+        }
+        if let second {
+            s += " | "
+            second.write(to: &s)
+        }
+        if let sameOwner { s += sameOwner ? " same uid" : " other uid" }
+        if let port {
+            s += " port "
+            s += String(port)
+        }
+        if let credentials {
+            s += " "
+            s += credentials.rawValue
+        }
+        for x in sysctls {
+            s += " "
+            s += x.name
+            s += "="
+            s += x.value
+        }
+        return s
     }
 }
 
@@ -177,44 +218,83 @@ extension SysctlSetting: Codable {
     }
 }
 
-/// What a cell recorded on one side: the first socket's setup, the second socket's bind, and
-/// for TCP its listen() (when the bind succeeded).
-public struct CellOutcome: Codable, Hashable, Sendable, CustomStringConvertible {
-    public var setup: String
-    public var bind: String
-    public var listen: String?
+/// The step of a cell whose result a side records: `socket`, `bind`, `listen`, or leaving
+/// TIME_WAIT (`timewait`).
+public enum CellOp: String, Codable, CaseIterable, Sendable, Hashable {
+    case socket, bind, listen, timewait
+}
 
-    public init(setup: String = "ok", bind: String, listen: String? = nil) {
+/// A step's result: which step, and its outcome.
+public struct StepResult: Hashable, Sendable, CustomStringConvertible {
+    public var op: CellOp
+    public var outcome: Outcome
+
+    public init(_ op: CellOp, _ outcome: Outcome) {
+        self.op = op
+        self.outcome = outcome
+    }
+
+    /// `bind EADDRINUSE`.
+    public var description: String { "\(op.rawValue) \(outcome)" }
+}
+
+/// What a cell recorded on one side: the first socket's setup (its first failing step, nil when
+/// it succeeded), the second socket's bind (or its socket() when that failed), and for TCP its
+/// listen() when the bind succeeded. A single socket records its socket() as the setup.
+public struct CellOutcome: Hashable, Sendable, CustomStringConvertible {
+    public var setup: StepResult?
+    public var result: StepResult
+    public var listen: Outcome?
+
+    public init(setup: StepResult? = nil, result: StepResult, listen: Outcome? = nil) {
         self.setup = setup
-        self.bind = bind
+        self.result = result
         self.listen = listen
     }
 
+    /// A bind's result (and listen's).
+    public init(setup: StepResult? = nil, bind: Outcome, listen: Outcome? = nil) {
+        self.init(setup: setup, result: StepResult(.bind, bind), listen: listen)
+    }
+
+    /// The errno of the first failing step of the second socket (bind, socket, or listen), nil when all succeeded.
+    public var failure: (op: CellOp, errno: String)? {
+        if case .errno(let e) = result.outcome { return (result.op, e) }
+        if case .errno(let e)? = listen { return (.listen, e) }
+        return nil
+    }
+
+    /// `first: bind EADDRNOTAVAIL; bind ok, listen ok`.
     public var description: String {
-        var s = setup == "ok" ? "" : "first: \(setup); "
-        s += "bind \(bind)"
+        var s = setup.map { "first: \($0); " } ?? ""
+        s += result.op == .bind ? "bind \(result.outcome)" : result.description
         if let listen { s += ", listen \(listen)" }
         return s
     }
 }
 
-/// One cell's results.
-public struct MatrixRecord: Codable, Sendable {
+/// One cell's results: the cell, the port it ran on, both sides' outcomes, and the model's
+/// reason for its outcome (its rule and kernel function always; its words where the sides
+/// disagree).
+public struct MatrixRecord: Sendable {
     public var cell: MatrixCell
     public var model: CellOutcome?
     public var kernel: CellOutcome?
-    public var reason: String?
+    public var reason: Reason?
     /// Why the cell was not run, if it was not.
     public var skipped: String?
     /// The port the cell ran on.
     public var port: UInt16?
 
-    public init(cell: MatrixCell, model: CellOutcome?, kernel: CellOutcome?, reason: String? = nil, skipped: String? = nil) {
+    public init(
+        cell: MatrixCell, model: CellOutcome?, kernel: CellOutcome?, reason: Reason? = nil, skipped: String? = nil, port: UInt16? = nil
+    ) {
         self.cell = cell
         self.model = model
         self.kernel = kernel
         self.reason = reason
         self.skipped = skipped
+        self.port = port
     }
 
     public var agrees: Bool { skipped == nil && model != nil && model == kernel }

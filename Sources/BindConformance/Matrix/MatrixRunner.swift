@@ -18,20 +18,6 @@ public enum MatrixRunner {
         public var facts: HostFacts?
         /// The facts read back from a namespace of each sysctl variant (the model's input).
         public var factsByVariant: [[SysctlSetting]: HostFacts] = [:]
-
-        /// Adds the model's reason to every record that lacks one (the workers skip the words
-        /// for speed; the model is pure, so the same input gives the same prediction).
-        public mutating func explain() {
-            var models: [[SysctlSetting]: BindModel] = [:]
-            for i in records.indices where records[i].reason == nil && records[i].skipped == nil {
-                let cell = records[i].cell
-                guard let facts = factsByVariant[cell.sysctls] ?? facts else { continue }
-                let model = models[cell.sysctls] ?? BindModel(host: ModelHost(facts: facts))
-                models[cell.sysctls] = model
-                let port = records[i].port ?? MatrixRunner.firstPort
-                records[i].reason = CellRun.modelOutcome(cell, Matrix.steps(cell, port: port), model: model, explain: true).1
-            }
-        }
     }
 
     /// Runs `cells` with `workers` threads. `progress` is called (from any thread) with the count
@@ -82,8 +68,7 @@ public enum MatrixRunner {
                         let executor = KernelExecutor()
                         for (n, i) in chunk.indexes.enumerated() {
                             let port = firstPort &+ UInt16(n)
-                            var r = CellRun.run(cells[i], port: port, model: &model, executor: executor)
-                            r.port = port
+                            let r = CellRun.run(cells[i], port: port, model: &model, executor: executor)
                             results.set(i, r)
                             let d = counters.done.wrappingAdd(1, ordering: .relaxed).newValue
                             let b =
@@ -110,7 +95,7 @@ public enum MatrixRunner {
     public static func runOnHost(_ cells: [MatrixCell], progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Summary {
         let start = ContinuousClock.now
         let facts = try HostFacts.current()
-        var model = ModelSide(model: BindModel(host: ModelHost(facts: facts)))
+        var model = ModelSide(model: BindModel(host: ModelHost(facts: facts), explains: false))
         let executor = KernelExecutor()
         let hostAddresses: Set<String> = ["0.0.0.0", "127.0.0.1", "127.0.0.2", "::", "::1", "::ffff:0.0.0.0", "::ffff:127.0.0.1"]
         var records: [MatrixRecord] = []
@@ -134,8 +119,7 @@ public enum MatrixRunner {
                 records.append(MatrixRecord(cell: cell, model: nil, kernel: nil, reason: nil, skipped: "no free port"))
                 continue
             }
-            var r = CellRun.run(cell, port: port, model: &model, executor: executor, explain: true)
-            r.port = port
+            let r = CellRun.run(cell, port: port, model: &model, executor: executor)
             if !r.agrees { bad += 1 }
             records.append(r)
             progress?(n + 1, bad)
@@ -158,43 +142,35 @@ public enum MatrixRunner {
 /// One cell on both sides.
 package enum CellRun {
     /// A step's outcome, and the model's reason (nil on the kernel side).
-    typealias Answer = (outcome: Outcome, reason: Reason?)
+    typealias StepAnswer = (outcome: Outcome, reason: Reason?)
 
-    /// Both sides of one cell. The model's words (`reason`) are built only with `explain`, or when
-    /// the sides disagree; `MatrixRunner.explain` adds them to records later.
-    package static func run(_ cell: MatrixCell, port: UInt16, model: inout ModelSide, executor: KernelExecutor, explain: Bool = false)
-        -> MatrixRecord
-    {
+    /// Both sides of one cell. The model runs without its words (its reasons keep their rule,
+    /// kernel function and port); where the sides disagree it runs once more with them, so that
+    /// the words are built only for the cells a person reads.
+    package static func run(_ cell: MatrixCell, port: UInt16, model: inout ModelSide, executor: KernelExecutor) -> MatrixRecord {
         let steps = Matrix.steps(cell, port: port)
-        // The model.
-        let m = modelOutcome(cell, steps, side: &model, explain: explain)
-        // The kernel.
+        let m = modelOutcome(cell, steps, side: &model)
         var kernel = KernelSide(executor: executor)
         let k = outcome(cell, steps, on: &kernel)
         executor.closeAll()
-        if !explain && m.0 != k.0 {
-            return MatrixRecord(cell: cell, model: m.0, kernel: k.0, reason: modelOutcome(cell, steps, model: model.model, explain: true).1)
+        var reason = m.reason
+        if m.outcome != k.outcome {
+            var words = ModelSide(model: model.model.explaining(true))
+            reason = outcome(cell, steps, on: &words).reason
         }
-        return MatrixRecord(cell: cell, model: m.0, kernel: k.0, reason: m.1)
+        return MatrixRecord(cell: cell, model: m.outcome, kernel: k.outcome, reason: reason, port: cell.port ?? port)
     }
 
-    /// The model's side of a cell.
-    package static func modelOutcome(
-        _ cell: MatrixCell, _ steps: CellSteps, model: BindModel, explain: Bool
-    ) -> (CellOutcome, String?) {
+    /// The model's side of a cell, with its words when `model` explains.
+    package static func modelOutcome(_ cell: MatrixCell, _ steps: CellSteps, model: BindModel) -> (outcome: CellOutcome, reason: Reason?) {
         var side = ModelSide(model: model)
-        return modelOutcome(cell, steps, side: &side, explain: explain)
+        return modelOutcome(cell, steps, side: &side)
     }
 
     /// The model's side of a cell, on `side`'s table (emptied first, its storage reused).
-    static func modelOutcome(
-        _ cell: MatrixCell, _ steps: CellSteps, side: inout ModelSide, explain: Bool
-    ) -> (CellOutcome, String?) {
-        // Without `explain`, the reasons keep their rule names only (outcomes are the same).
-        if side.model.explains != explain { side.model = side.model.explaining(explain) }
+    static func modelOutcome(_ cell: MatrixCell, _ steps: CellSteps, side: inout ModelSide) -> (outcome: CellOutcome, reason: Reason?) {
         side.table.removeAll()
-        let result = outcome(cell, steps, on: &side)
-        return explain ? result : (result.0, nil)
+        return outcome(cell, steps, on: &side)
     }
 
     /// The steps a fold adds, made once.
@@ -205,57 +181,60 @@ package enum CellRun {
     /// Runs a cell's steps through one side and folds the results. Generic over the side (not
     /// closures): specialized for each, steps pass without being copied (from `steps`, a value
     /// the caller holds; out of an array, each would be copied) and answers are destroyed inline.
-    static func outcome<Side: CellSide>(_ cell: MatrixCell, _ steps: CellSteps, on side: inout Side) -> (CellOutcome, String?) {
-        func perform(_ step: Step) -> Answer { side.perform(step) }
+    static func outcome<Side: CellSide>(_ cell: MatrixCell, _ steps: CellSteps, on side: inout Side) -> (
+        outcome: CellOutcome, reason: Reason?
+    ) {
+        func perform(_ step: Step) -> StepAnswer { side.perform(step) }
         let isTCP = (cell.secondTransport ?? cell.transport) == .tcp
         guard let second = steps.second else {
             // A single socket: its creation, its bind, and for TCP its listen.
             let created = perform(steps.socketA)
             let bound = perform(steps.bindA)
-            var listen: String?
-            var reason = bound.reason?.description
+            var listen: Outcome?
+            var reason = bound.reason
             if isTCP && bound.outcome == .ok {
                 let l = perform(listenA)
-                listen = l.outcome.description
-                if l.outcome != .ok { reason = l.reason?.description }
+                listen = l.outcome
+                if l.outcome != .ok { reason = l.reason }
             }
             _ = perform(closeA)
-            return (CellOutcome(setup: created.outcome.description, bind: bound.outcome.description, listen: listen), reason)
+            let setup = created.outcome == .ok ? nil : StepResult(.socket, created.outcome)
+            return (CellOutcome(setup: setup, bind: bound.outcome, listen: listen), reason)
         }
-        var setupResult = "ok"
+        var setup: StepResult?
         // The first socket's steps stop at its first failure (no listen() after a failed bind).
-        func setUp(_ step: Step) -> Bool {
+        func setUp(_ step: Step, _ op: CellOp) -> Bool {
             let p = perform(step)
-            if p.outcome != .ok { setupResult = "\(step.op) \(p.outcome)" }
+            if p.outcome != .ok { setup = StepResult(op, p.outcome) }
             return p.outcome == .ok
         }
-        if setUp(steps.socketA) && setUp(steps.bindA) && steps.listensA { _ = setUp(listenA) }
-        if steps.leaveTimeWait && setupResult == "ok" {
+        if setUp(steps.socketA, .socket) && setUp(steps.bindA, .bind) && steps.listensA { _ = setUp(listenA, .listen) }
+        if steps.leaveTimeWait && setup == nil {
             let p = side.leaveTimeWait()
-            if p.outcome != .ok { setupResult = "timewait \(p.outcome)" }
+            if p.outcome != .ok { setup = StepResult(.timewait, p.outcome) }
             _ = perform(closeA)
         }
         let created = perform(second.socket)
         guard created.outcome == .ok else {
-            return (CellOutcome(setup: setupResult, bind: "socket \(created.outcome)", listen: nil), created.reason?.description)
+            return (CellOutcome(setup: setup, result: StepResult(.socket, created.outcome)), created.reason)
         }
         let bound = perform(second.bind)
-        var reason = bound.reason?.description
-        var listen: String?
+        var reason = bound.reason
+        var listen: Outcome?
         if isTCP && bound.outcome == .ok {
             let l = perform(listenB)
-            listen = l.outcome.description
-            if l.outcome != .ok { reason = l.reason?.description }
+            listen = l.outcome
+            if l.outcome != .ok { reason = l.reason }
         }
-        return (CellOutcome(setup: setupResult, bind: bound.outcome.description, listen: listen), reason)
+        return (CellOutcome(setup: setup, bind: bound.outcome, listen: listen), reason)
     }
 }
 
 /// One side of a cell, as `CellRun.outcome` drives it.
 protocol CellSide {
-    mutating func perform(_ step: Step) -> CellRun.Answer
+    mutating func perform(_ step: Step) -> CellRun.StepAnswer
     /// Leaves a TIME_WAIT entry from the listening socket "a".
-    mutating func leaveTimeWait() -> CellRun.Answer
+    mutating func leaveTimeWait() -> CellRun.StepAnswer
 }
 
 /// The model's side: a table of its own, threaded through the steps. A worker keeps one for
@@ -266,12 +245,12 @@ package struct ModelSide: CellSide {
 
     package init(model: BindModel) { self.model = model }
 
-    mutating func perform(_ step: Step) -> CellRun.Answer {
+    mutating func perform(_ step: Step) -> CellRun.StepAnswer {
         let p = model.apply(step, to: &table)
         return (p.outcome, p.reason)
     }
 
-    mutating func leaveTimeWait() -> CellRun.Answer {
+    mutating func leaveTimeWait() -> CellRun.StepAnswer {
         let p = model.leaveTimeWait("a", in: table)
         table = p.table
         return (p.outcome, p.reason)
@@ -282,8 +261,8 @@ package struct ModelSide: CellSide {
 struct KernelSide: CellSide {
     let executor: KernelExecutor
 
-    func perform(_ step: Step) -> CellRun.Answer { (executor.perform(step), nil) }
-    func leaveTimeWait() -> CellRun.Answer { (executor.leaveTimeWait("a"), nil) }
+    func perform(_ step: Step) -> CellRun.StepAnswer { (executor.perform(step), nil) }
+    func leaveTimeWait() -> CellRun.StepAnswer { (executor.leaveTimeWait("a"), nil) }
 }
 
 /// Shared between the workers.

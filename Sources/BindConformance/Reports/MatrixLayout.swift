@@ -24,43 +24,30 @@ extension MatrixLayout {
         }
     }
 
-    /// A recorded step result (`ok`, `EINVAL`, `bind EINVAL`, `socket EAFNOSUPPORT`) as the step
-    /// that failed (nil when the result names none) and its errno (nil when it succeeded).
-    static func split(_ result: String) -> (op: String?, errno: String?) {
-        guard result != "ok" else { return (nil, nil) }
-        guard let space = result.firstIndex(of: " ") else { return (nil, result) }
-        return (String(result[..<space]), String(result[result.index(after: space)...]))
-    }
-
     /// A step result as a code: `INUSE` for bind, `L-INUSE` for listen, `S-…` for socket(),
-    /// `TW-…` for leaving TIME_WAIT. A result without a step name is `bareOp`'s.
-    static func stepCode(_ result: String, bareOp: String) -> String {
-        let (op, errno) = split(result)
-        guard let errno else { return "ok" }
+    /// `TW-…` for leaving TIME_WAIT.
+    static func stepCode(_ result: StepResult) -> String {
+        guard case .errno(let errno) = result.outcome else { return "ok" }
         let prefix =
-            switch op ?? bareOp {
-            case "bind": ""
-            case "listen": "L-"
-            case "socket": "S-"
-            case "timewait": "TW-"
-            case let other: other + "-"
+            switch result.op {
+            case .bind: ""
+            case .listen: "L-"
+            case .socket: "S-"
+            case .timewait: "TW-"
             }
         return prefix + short(errno)
     }
 
-    /// The first socket's setup as a code, nil when it succeeded. (A single socket's setup is its
-    /// socket() call.)
-    static func setupCode(_ o: CellOutcome) -> String? {
-        o.setup == "ok" ? nil : stepCode(o.setup, bareOp: "socket")
-    }
+    /// The first socket's setup as a code, nil when it succeeded.
+    static func setupCode(_ o: CellOutcome) -> String? { o.setup.map(stepCode) }
 
     /// One side's outcome: `ok`, `INUSE`, `ok/L-INUSE`, `1:NOTAVAIL ok` (the first socket's setup
     /// failed, unless `withSetup` is false because the row says so).
     static func code(_ o: CellOutcome, withSetup: Bool = true) -> String {
         var s = ""
         if withSetup, let setup = setupCode(o) { s = "1:" + setup + " " }
-        s += stepCode(o.bind, bareOp: "bind")
-        if let listen = o.listen, listen != "ok" { s += "/L-" + short(listen) }
+        s += stepCode(o.result)
+        if case .errno(let e)? = o.listen { s += "/L-" + short(e) }
         return s
     }
 
@@ -108,11 +95,10 @@ extension MatrixLayout {
                 colour = .skip
                 return
             }
-            let bind = MatrixLayout.split(o.bind).errno
-            let listen = o.listen.flatMap { MatrixLayout.split($0).errno }
-            colour = Colour(errno: bind ?? listen)
-            self.listen = bind == nil && listen != nil
-            firstFailed = o.setup != "ok"
+            let failure = o.failure
+            colour = Colour(errno: failure?.errno)
+            self.listen = failure?.op == .listen
+            firstFailed = o.setup != nil
             mismatch = !r.agrees
         }
 

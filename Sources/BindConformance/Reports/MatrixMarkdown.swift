@@ -1,4 +1,5 @@
 import BindKit
+import BindRules
 import Foundation
 
 /// The matrix as Markdown: the summary, a legend of the codes, counts per grid, the
@@ -124,7 +125,7 @@ public enum MatrixMarkdown {
             n += 1
             guard n <= listed else { continue }
             out += "- `\(rec.cell.key)`\n"
-            out += "  - model: \(md(rec.model?.description ?? "-"))\(rec.reason.map { " (" + md($0) + ")" } ?? "")\n"
+            out += "  - model: \(md(rec.model?.description ?? "-"))\(rec.reason.map { " (" + md(MatrixReport.describe($0)) + ")" } ?? "")\n"
             out += "  - kernel: \(md(rec.kernel?.description ?? "-"))\n"
         }
         if n == 0 { out += "None.\n" }
@@ -257,7 +258,9 @@ public enum MatrixMarkdown {
         }
         var seen = Set<String>()
         for o in outcomes {
-            for s in [o.setup, o.bind, o.listen ?? "ok"] { if let e = MatrixLayout.split(s).errno { seen.insert(e) } }
+            for outcome in [o.setup?.outcome, o.result.outcome, o.listen] {
+                if case .errno(let e)? = outcome { seen.insert(e) }
+            }
         }
         let knownNames = Set(known.map(\.0))
         return known + seen.subtracting(knownNames).sorted().map { ($0, "") }

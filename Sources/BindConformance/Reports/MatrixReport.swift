@@ -1,8 +1,9 @@
 import BindKit
+import BindRules
 import Foundation
 
 /// The matrix's results as a report: counts, timing, every record.
-public struct MatrixReport: Codable, Sendable {
+public struct MatrixReport: Sendable {
     public var kernel: String
     public var host: HostFacts?
     public var mode: String
@@ -47,7 +48,7 @@ public struct MatrixReport: Codable, Sendable {
                 lines.append("  \(r.cell.key)")
                 lines.append("    model:  \(r.model?.description ?? "-")")
                 lines.append("    kernel: \(r.kernel?.description ?? "-")")
-                if let reason = r.reason { lines.append("    reason: \(reason)") }
+                if let reason = r.reason { lines.append("    reason: \(MatrixReport.describe(reason))") }
             }
         }
         let skippedWhy = Dictionary(grouping: records.compactMap(\.skipped), by: { $0 }).mapValues(\.count)
@@ -59,9 +60,93 @@ public struct MatrixReport: Codable, Sendable {
         return lines.joined(separator: "\n")
     }
 
-    public func json() throws -> Data {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try e.encode(self)
+    /// A reason in one line: `rule (kernel function): text; fix`.
+    public static func describe(_ reason: Reason) -> String {
+        var s = "\(reason.rule) (\(reason.kernel))"
+        let words = reason.description
+        if !words.isEmpty { s += ": " + words }
+        return s
+    }
+
+    // MARK: JSON Lines
+
+    /// The format's name and version in the header line.
+    public static let format = "bindcheck-matrix"
+    public static let version = 2
+
+    /// The report as JSON Lines (see docs/reports.md): a header line, one line a record, a
+    /// summary line. Written a buffer at a time.
+    public func writeJSONLines(to writer: JSONLinesWriter) throws {
+        try writer.line(try headerLine())
+        for r in records { try writer.object { Self.write(r, into: &$0) } }
+        try writer.line(summaryLine())
+    }
+
+    /// The whole report as JSON Lines in a string (for tests and small reports).
+    public func jsonLines() throws -> String {
+        var out = try headerLine() + "\n"
+        for r in records {
+            var o = JSONObjectWriter()
+            Self.write(r, into: &o)
+            out += o.finished + "\n"
+        }
+        return out + summaryLine().finished + "\n"
+    }
+
+    func summaryLine() -> JSONObjectWriter {
+        var t = JSONObjectWriter()
+        t.string("summary", Self.format)
+        t.integer("cells", cells)
+        t.integer("agree", agree)
+        t.integer("disagree", disagree)
+        t.integer("skipped", skipped)
+        t.value("seconds", .number(String(format: "%.3f", seconds)))
+        return t
+    }
+
+    func headerLine() throws -> String {
+        var h = JSONObjectWriter()
+        h.string("format", Self.format)
+        h.integer("version", Self.version)
+        h.string("kernel", kernel)
+        h.string("mode", mode)
+        if let host { h.value("host", try JSONValue(encoding: host)) }
+        return h.finished
+    }
+
+    /// One record's line: its key, whether the sides agree, the kernel's outcome, the model's
+    /// (only where it differs), the model's rule and kernel function, its words (where it has
+    /// them), why it was skipped, and last its port (so that lines of two runs compare without it).
+    static func write(_ r: MatrixRecord, into o: inout JSONObjectWriter) {
+        o.string("key", r.cell.key)
+        if let skipped = r.skipped {
+            o.string("skipped", skipped)
+        } else {
+            o.bool("agree", r.agrees)
+            if let k = r.kernel { o.object("kernel") { write(k, into: &$0) } }
+            if !r.agrees, let m = r.model { o.object("model") { write(m, into: &$0) } }
+        }
+        if let reason = r.reason {
+            o.string("rule", reason.rule)
+            o.string("function", reason.kernel)
+            if !reason.text.isEmpty { o.string("text", reason.text) }
+            if let fix = reason.fix { o.string("fix", fix) }
+            if let h = reason.holder {
+                o.object("holder") {
+                    $0.string("id", h.id)
+                    $0.string("address", h.address)
+                    $0.string("summary", h.summary)
+                }
+            }
+            if let p = reason.port, p != r.port { o.integer("reasonPort", p) }
+        }
+        if let port = r.port { o.integer("port", port) }
+    }
+
+    /// `{"setup":{"bind":"EADDRNOTAVAIL"},"bind":"ok","listen":"ok"}`: each step's op names its outcome.
+    static func write(_ c: CellOutcome, into o: inout JSONObjectWriter) {
+        if let setup = c.setup { o.object("setup") { $0.string(setup.op.rawValue, setup.outcome.description) } }
+        o.string(c.result.op.rawValue, c.result.outcome.description)
+        if let l = c.listen { o.string("listen", l.description) }
     }
 }
