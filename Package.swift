@@ -16,11 +16,14 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
+        // libcap as SwiftPM knows system libraries: its flags from pkg-config (libcap.pc), and a
+        // hint to `apt-get install libcap-dev` for a package that builds BindKit without it.
+        .systemLibrary(name: "CLibcap", path: "Sources/CLibcap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .target(
             name: "CBindShim",
+            dependencies: ["CLibcap"],
             path: "CShim",
-            cSettings: [.define("_GNU_SOURCE")],
-            linkerSettings: [.linkedLibrary("cap")]
+            cSettings: [.define("_GNU_SOURCE")]
         ),
         .target(
             name: "BindKit",
