@@ -56,3 +56,11 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The seeds' stories as programs a person runs: Examples/NAME/main.swift, each run by
+// Tests/BindConformanceTests/ExamplesTests.swift in a private network namespace.
+// (Examples/NIOServer is a package of its own: it turns on the NIO trait.)
+let examples = [
+    "TCPServer", "ReusePortListeners", "LoopbackAndWildcard", "DualStack", "BindBeforeConnect", "FreePort",
+]
+package.targets += examples.map { .executableTarget(name: $0, dependencies: ["BindKit"], path: "Examples/\($0)") }
