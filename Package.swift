@@ -9,11 +9,17 @@ let package = Package(
         .library(name: "BindConformance", targets: ["BindConformance"]),
         .executable(name: "bindcheck", targets: ["bindcheck"]),
         .executable(name: "bindbench", targets: ["bindbench"]),
+        // The SwiftNIO bridge. Empty unless the NIO trait is on; only then is swift-nio fetched.
+        .library(name: "BindKitNIO", targets: ["BindKitNIO"]),
+    ],
+    traits: [
+        .trait(name: "NIO", description: "BindKitNIO: SocketAddress conversions, bind pre-flight and bind errors explained for SwiftNIO")
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // libcap as SwiftPM knows system libraries: its flags from pkg-config (libcap.pc), and a
@@ -31,6 +37,14 @@ let package = Package(
         ),
         .target(name: "BindRules", dependencies: ["BindKit"]),
         .target(name: "BindConformance", dependencies: ["BindRules", "BindKit"]),
+        .target(
+            name: "BindKitNIO",
+            dependencies: [
+                "BindKit", "BindRules",
+                .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["NIO"])),
+                .product(name: "NIOPosix", package: "swift-nio", condition: .when(traits: ["NIO"])),
+            ]
+        ),
         .executableTarget(
             name: "bindcheck",
             dependencies: ["BindConformance", "BindRules", "BindKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
