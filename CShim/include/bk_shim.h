@@ -400,6 +400,33 @@ int bk_holder_opts_read(int32_t pid, int32_t fd, uint64_t inode, uint64_t cookie
 /// as an unprivileged user.
 int bk_thread_set_ids(uint32_t uid, uint32_t gid);
 
+// bk_data.c: the data path of a socket and what reach steps need.
+
+#define BK_SO_BROADCAST 6
+#define BK_POLLIN 0x001
+#define BK_POLLOUT 0x004
+#define BK_POLLERR 0x008
+
+/// poll(2) of one descriptor for `events`, at most `timeout_ms` (-1: no limit), EINTR retried with
+/// the time left. Returns the revents, 0 on timeout, or -errno.
+int bk_wait(int fd, int events, int timeout_ms);
+/// sendto(2) of `len` bytes to `to` (NULL: the connected destination) with MSG_NOSIGNAL; EINTR
+/// retried. `timeout_ms` >= 0 waits at most that long for room (-EAGAIN after), -1 blocks.
+/// Returns the bytes sent or -errno.
+int64_t bk_sendto(int fd, const bk_addr *to, const void *buf, size_t len, int timeout_ms);
+/// recvfrom(2) into `buf`; `from` (may be NULL) gets the sender. `timeout_ms` >= 0 waits at most
+/// that long (-EAGAIN after; 0: do not wait), -1 blocks; EINTR retried. Returns the bytes or -errno.
+int64_t bk_recvfrom(int fd, void *buf, size_t cap, bk_addr *from, int timeout_ms);
+/// The bytes the receive queue holds (SO_MEMINFO's SK_MEMINFO_RMEM_ALLOC), read without taking
+/// a datagram or a pending error. Returns the count or -errno.
+int64_t bk_rmem_alloc(int fd);
+/// Waits at most `timeout_ms` for a connection on the listener `fd` and accepts it (accept4(2),
+/// SOCK_CLOEXEC | SOCK_NONBLOCK); -EAGAIN when none came. Returns the new descriptor or -errno.
+int bk_accept_ready(int fd, int timeout_ms, bk_addr *peer);
+/// Moves the interface `name` of the calling thread's namespace into the network namespace
+/// `netns_fd` refers to (RTM_NEWLINK with IFLA_NET_NS_FD). Returns 0 or -errno.
+int bk_link_set_netns(const char *name, int netns_fd);
+
 #ifdef __cplusplus
 }
 #endif
