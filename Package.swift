@@ -75,6 +75,7 @@ let package = Package(
 // Tests/BindConformanceTests/ExamplesTests.swift in a private network namespace.
 // (Examples/NIOServer is a package of its own: it turns on the NIO trait.)
 let examples = [
-    "TCPServer", "ReusePortListeners", "LoopbackAndWildcard", "DualStack", "BindBeforeConnect", "FreePort",
+    "TCPServer", "UDPServer", "ReusePortListeners", "LoopbackAndWildcard", "DualStack", "BindBeforeConnect", "MulticastReceiver",
+    "FreePort",
 ]
 package.targets += examples.map { .executableTarget(name: $0, dependencies: ["BindKit"], path: "Examples/\($0)") }

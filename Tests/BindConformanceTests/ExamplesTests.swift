@@ -11,9 +11,9 @@ func examplePath(_ name: String) -> String? {
 
 /// Runs an example in a network namespace of its own (`unshare -n`, lo brought up), so nothing it
 /// binds is the host's; its output in files (no pipes, for the leak check).
-func runExample(_ name: String, _ arguments: [String] = []) throws -> BindcheckRun {
+func runExample(_ name: String, _ arguments: [String] = [], setup: String = "true") throws -> BindcheckRun {
     let program = try #require(examplePath(name), "\(name) is not built")
-    let up = "ip link set lo up && exec \"$0\" \"$@\""
+    let up = "ip link set lo up && \(setup) && exec \"$0\" \"$@\""
     return try runInChild(
         ["/usr/bin/unshare", "-n", "/bin/sh", "-c", up, program] + arguments, outputIn: FileManager.default.temporaryDirectory.path)
 }
@@ -42,6 +42,35 @@ struct ExamplesTests {
             try runExample("TCPServer", ["[::1]:8080"]), ["listening on [::1]:8080", "accepted a connection from [::1]:", "closed"])
         let notLocal = try runExample("TCPServer", ["10.9.9.9:8080"])
         #expect(notLocal.status == 1 && notLocal.stdout.contains("bind(10.9.9.9:8080): EADDRNOTAVAIL"), "\(notLocal.stdout)")
+    }
+
+    @Test func udpServerReceivesWithoutListen() throws {
+        expectLines(
+            try runExample("UDPServer"),
+            [
+                "bound to 127.0.0.1:", "no listen needed", "listen on a UDP socket: EOPNOTSUPP", "received \"ping\" from 127.0.0.1:",
+                "got \"pong\" back",
+            ])
+        expectLines(
+            try runExample("UDPServer", ["[::1]:5353"]), ["bound to [::1]:5353", "received \"ping\" from [::1]:", "got \"pong\" back"])
+    }
+
+    @Test func multicastReceiverGetsTheGroupOnlyWhileJoined() throws {
+        expectLines(
+            try runExample("MulticastReceiver"),
+            [
+                "before joining 239.255.0.1 on lo: nothing arrives", "joined 239.255.0.1 on lo (index 1): received \"hello, group\"",
+                "after leaving: nothing arrives",
+            ])
+        // IPv6: lo carries no IPv6 multicast, so a veth end (addresses usable at once: no DAD).
+        let veth =
+            "sysctl -qw net.ipv6.conf.default.accept_dad=0 && ip link add mc0 type veth peer name mc1 && ip link set mc0 up && ip link set mc1 up"
+        expectLines(
+            try runExample("MulticastReceiver", ["ff02::1:3", "mc0"], setup: veth),
+            [
+                "before joining ff02::1:3 on mc0: nothing arrives", "joined ff02::1:3 on mc0", "received \"hello, group\"",
+                "after leaving: nothing arrives",
+            ])
     }
 
     @Test func twoListenersShareAPortWithReusePort() throws {

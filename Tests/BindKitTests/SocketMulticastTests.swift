@@ -156,31 +156,16 @@ func failure(_ body: () throws -> Void) -> (Errno, String?)? {
 
 func == (a: (Errno, String?)?, b: (Errno, String)) -> Bool { a?.0 == b.0 && a?.1 == b.1 }
 
-/// sendto(2) of `text` from `socket` to `address` (the test's own, until the data path is
-/// BindKit's).
+/// One datagram of `text` from `socket` to `address`.
 func sendDatagram(_ socket: borrowing Socket, _ text: String, to address: SocketAddress) throws {
-    let message = Array(text.utf8)
-    var raw = address.sockaddrBytes
-    if case .v6(let a) = address.ip, case .name(let n)? = a.zone {
-        // sin6_scope_id at offset 24, in host order.
-        let index = try Interface.index(named: n)
-        withUnsafeBytes(of: index) { raw.replaceSubrange(24..<28, with: $0) }
-    }
-    let r = raw.withUnsafeBytes { sa in
-        message.withUnsafeBytes { m in
-            Glibc.sendto(
-                socket.descriptor, m.baseAddress, m.count, 0, sa.baseAddress?.assumingMemoryBound(to: sockaddr.self), socklen_t(sa.count))
-        }
-    }
-    if r < 0 { throw Errno(rawValue: Glibc.errno) }
+    try socket.send(Array(text.utf8), to: address)
 }
 
 /// One datagram within 300 ms, or nil.
 func receiveDatagram(_ socket: borrowing Socket) throws -> String? {
-    var p = pollfd(fd: socket.descriptor, events: Int16(POLLIN), revents: 0)
-    guard Glibc.poll(&p, 1, 300) == 1 else { return nil }
-    var buffer = [UInt8](repeating: 0, count: 2048)
-    let n = Glibc.recv(socket.descriptor, &buffer, buffer.count, 0)
-    if n < 0 { throw Errno(rawValue: Glibc.errno) }
-    return String(decoding: buffer.prefix(n), as: UTF8.self)
+    do {
+        return String(decoding: try socket.receive(maxBytes: 2048, timeout: .milliseconds(300)), as: UTF8.self)
+    } catch  where error.errno == .resourceTemporarilyUnavailable {
+        return nil
+    }
 }
