@@ -10,7 +10,9 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 with_nio=1
 [ "${1:-}" = "--without-nio" ] && with_nio=0
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/bindkit-dependents.XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
+# SwiftPM also leaves a lock file per build directory in $TMPDIR, named after its path.
+locks="$(dirname "$scratch")/$(echo "$scratch" | tr / _)_"
+trap 'rm -rf "$scratch" "$locks"*' EXIT
 
 echo "== a package that depends on BindKit alone ($scratch/plain)"
 mkdir -p "$scratch/plain/Sources/Plain"
