@@ -9,18 +9,27 @@ let package = Package(
         .library(name: "BindConformance", targets: ["BindConformance"]),
         .executable(name: "bindcheck", targets: ["bindcheck"]),
         .executable(name: "bindbench", targets: ["bindbench"]),
+        // The SwiftNIO bridge. Empty unless the NIO trait is on; only then is swift-nio fetched.
+        .library(name: "BindKitNIO", targets: ["BindKitNIO"]),
+    ],
+    traits: [
+        .trait(name: "NIO", description: "BindKitNIO: SocketAddress conversions, bind pre-flight and bind errors explained for SwiftNIO")
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
+        // libcap as SwiftPM knows system libraries: its flags from pkg-config (libcap.pc), and a
+        // hint to `apt-get install libcap-dev` for a package that builds BindKit without it.
+        .systemLibrary(name: "CLibcap", path: "Sources/CLibcap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .target(
             name: "CBindShim",
+            dependencies: ["CLibcap"],
             path: "CShim",
-            cSettings: [.define("_GNU_SOURCE")],
-            linkerSettings: [.linkedLibrary("cap")]
+            cSettings: [.define("_GNU_SOURCE")]
         ),
         .target(
             name: "BindKit",
@@ -30,6 +39,14 @@ let package = Package(
         .target(
             name: "BindConformance", dependencies: ["BindRules", "BindKit"],
             resources: [.embedInCode("Reports/Resources/matrix.css"), .embedInCode("Reports/Resources/matrix.js")]),
+        .target(
+            name: "BindKitNIO",
+            dependencies: [
+                "BindKit", "BindRules",
+                .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["NIO"])),
+                .product(name: "NIOPosix", package: "swift-nio", condition: .when(traits: ["NIO"])),
+            ]
+        ),
         .executableTarget(
             name: "bindcheck",
             dependencies: ["BindConformance", "BindRules", "BindKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -55,3 +72,12 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The seeds' stories as programs a person runs: Examples/NAME/main.swift, each run by
+// Tests/BindConformanceTests/ExamplesTests.swift in a private network namespace.
+// (Examples/NIOServer is a package of its own: it turns on the NIO trait.)
+let examples = [
+    "TCPServer", "UDPServer", "ReusePortListeners", "LoopbackAndWildcard", "DualStack", "BindBeforeConnect", "MulticastReceiver",
+    "FreePort",
+]
+package.targets += examples.map { .executableTarget(name: $0, dependencies: ["BindKit"], path: "Examples/\($0)") }

@@ -16,7 +16,7 @@ struct Parse: ParsableCommand {
         do { parsed = try ParsedAddress(parsing: address, legacy: legacy) } catch {
             throw fail("\(error)", code: 64)
         }
-        let report = AddressReport(parsed, facts: try? HostFacts.current())
+        let report = AddressReport(parsed, input: address, facts: try? HostFacts.current())
         if json { try printJSON(report) } else { print(report.text) }
     }
 }

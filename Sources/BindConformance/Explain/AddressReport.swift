@@ -57,38 +57,46 @@ public struct AddressReport: Sendable, Codable {
         public var reason: String
     }
 
-    public init(_ parsed: ParsedAddress, facts: HostFacts?) {
+    /// `input` is the text as the person gave it (the parsed form's text when nil); `canonical`
+    /// is always the normalized form.
+    public init(_ parsed: ParsedAddress, input: String? = nil, facts: HostFacts?) {
         let ip = parsed.ip
-        input = {
+        canonical = {
             switch parsed {
             case .address(let a): "\(a)"
             case .socketAddress(let s): "\(s)"
             }
         }()
-        canonical = input
+        self.input = input ?? canonical
         family = ip.family.rawValue
         port = parsed.port
         classification = AddressReport.classify(ip)
         meaning = facts.map { AddressReport.meaning(ip, port: parsed.port, facts: $0) } ?? ["(this host's facts could not be read)"]
         predictions = []
         if let facts {
-            let model = BindModel(host: ModelHost(facts: facts))
-            let creds = facts.credentials
             for transport in Transport.allCases {
-                let steps = [
-                    Step(
-                        id: "s",
-                        action: .socket(
-                            family: ip.family, transport: transport,
-                            options: [.uid(creds.effectiveUID), .caps(creds.capabilities.effective)])),
-                    Step(id: "s", action: .bind(AddressSpec(ip: ip, port: .number(parsed.port ?? 0)))),
-                ]
-                if let p = model.run(steps).last {
-                    predictions.append(
-                        TransportPrediction(transport: transport.rawValue, result: p.outcome.description, reason: p.reason.description))
-                }
+                let p = AddressReport.predictBind(ip, port: parsed.port ?? 0, transport: transport, facts: facts)
+                predictions.append(
+                    TransportPrediction(transport: transport.rawValue, result: p.outcome.description, reason: p.reason.description))
             }
         }
+    }
+
+    /// The model's bind of `ip`:`port` by a new socket of this process (its uid and effective
+    /// capabilities) on an empty table: the one source of both the `here:` line and the
+    /// predictions.
+    static func predictBind(_ ip: IPAddress, port: UInt16, transport: Transport, facts: HostFacts) -> (outcome: Outcome, reason: Reason) {
+        let model = BindModel(host: ModelHost(facts: facts))
+        let creds = facts.credentials
+        let steps = [
+            Step(
+                id: "s",
+                action: .socket(
+                    family: ip.family, transport: transport, options: [.uid(creds.effectiveUID), .caps(creds.capabilities.effective)])),
+            Step(id: "s", action: .bind(AddressSpec(ip: ip, port: .number(port)))),
+        ]
+        let bind = model.run(steps)[1]
+        return (bind.outcome, bind.reason)
     }
 
     public static func classify(_ ip: IPAddress) -> [String] {
@@ -118,7 +126,6 @@ public struct AddressReport: Sendable, Codable {
 
     static func meaning(_ ip: IPAddress, port: UInt16?, facts: HostFacts) -> [String] {
         var m: [String] = []
-        let host = ModelHost(facts: facts)
         func owners(_ match: (IPAddress) -> Bool) -> [String] {
             facts.interfaces.flatMap { i in i.addresses.filter { match($0.ip) }.map { "\($0.ip) (\(i.name))" } }
         }
@@ -135,18 +142,25 @@ public struct AddressReport: Sendable, Codable {
         case .v6(let a) where a.isLoopback:
             m.append("this host only: other machines cannot connect to ::1; bind [::] to be reachable from outside")
         default:
-            let mine = owners { $0.family == ip.family && "\($0)".split(separator: "%").first == "\(ip)".split(separator: "%").first }
-            if !mine.isEmpty {
-                m.append("an address of this host: \(mine.joined(separator: ", ")); reachable by peers that route to it")
+            // Whether the address itself can be bound is the model's answer (UDP, port 0: no
+            // privilege and no TCP-only refusal in the way), so this line and the predictions
+            // never disagree.
+            let verdict = predictBind(ip, port: 0, transport: .udp, facts: facts)
+            if verdict.outcome != .ok {
+                var line = "bind() fails with \(verdict.outcome): \(verdict.reason.text)"
+                if let fix = verdict.reason.fix { line += "; \(fix)" }
+                m.append(line)
             } else if ip.isMulticast {
                 m.append("a multicast group: UDP sockets bound here receive the group's datagrams once they join it")
             } else if case .v6(let a) = ip, let v4 = a.v4Mapped {
                 m.append("an inet6 socket binding this takes IPv4 \(v4) (and fails with EINVAL if IPV6_V6ONLY is set)")
+            } else if let mine = Optional(owners { sameBits($0, ip) }), !mine.isEmpty {
+                m.append("an address of this host: \(mine.joined(separator: ", ")); reachable by peers that route to it")
+            } else if case .v4(let a) = ip, isBroadcast(a, facts: facts) {
+                m.append("a broadcast address: UDP sockets bound here receive its broadcasts (sending to it needs SO_BROADCAST)")
             } else {
-                let have = host.localAddresses(family: ip.family)
-                m.append(
-                    "not an address of this host: bind() fails with EADDRNOTAVAIL. This host has \(have.joined(separator: ", ")). Bind 0.0.0.0 or [::] for every interface, 127.0.0.1 or [::1] for this host only"
-                )
+                let knob = ip.family == .inet ? "net.ipv4.ip_nonlocal_bind" : "net.ipv6.ip_nonlocal_bind"
+                m.append("not an address of this host; bind() allows it only because \(knob)=1 here")
             }
         }
         if let port {
@@ -164,9 +178,31 @@ public struct AddressReport: Sendable, Codable {
         return m
     }
 
+    /// The same address, zones aside.
+    static func sameBits(_ a: IPAddress, _ b: IPAddress) -> Bool {
+        switch (a, b) {
+        case (.v4(let x), .v4(let y)): x == y
+        case (.v6(let x), .v6(let y)): x.high == y.high && x.low == y.low
+        default: false
+        }
+    }
+
+    /// The limited broadcast, or the broadcast address of one of the host's IPv4 subnets.
+    static func isBroadcast(_ a: IPv4Address, facts: HostFacts) -> Bool {
+        if a.isLimitedBroadcast { return true }
+        return facts.interfaces.contains { i in
+            i.addresses.contains { ia in
+                if case .v4(let mine) = ia.ip, ia.prefixLength < 31 { return mine.broadcast(prefixLength: ia.prefixLength) == a }
+                return false
+            }
+        }
+    }
+
     /// The text form.
     public var text: String {
-        var lines = ["\(input)", "  family: \(family)", "  kind: \(classification.joined(separator: "; "))"]
+        var lines = ["\(canonical)"]
+        if canonical != input { lines.append("  as given: \(input)") }
+        lines += ["  family: \(family)", "  kind: \(classification.joined(separator: "; "))"]
         for m in meaning { lines.append("  here: \(m)") }
         for p in predictions { lines.append("  bind (\(p.transport)): \(p.result): \(p.reason)") }
         return lines.joined(separator: "\n")

@@ -49,7 +49,7 @@ public struct HostProcess: Hashable, Sendable, Codable {
     }
 
     /// Reads /proc/`pid`/{comm,cmdline,status,cgroup}; ESRCH or ENOENT when the process is gone.
-    /// `users` names uids (``UserNames/read()`` when nil). The corresponding C functions are
+    /// `users` names uids (``UserNames/read(path:)`` when nil). The corresponding C functions are
     /// open(2) and read(2).
     public static func read(pid: Int32, users: UserNames? = nil) throws(Errno) -> HostProcess {
         try _read(pid: pid, users: users).get()
