@@ -17,17 +17,26 @@ struct ExplainCommand: ParsableCommand {
     @Option(help: "SO_BINDTODEVICE interface.") var device: String?
     @Flag(help: "Print JSON.") var json = false
     @Flag(name: .customLong("try"), help: "Also bind for real, close at once, and show both.") var tryIt = false
+    @Option(
+        name: .customLong("kernel"),
+        help: "The kernel release to answer for (6.1, 6.1.168, 5.10); default: the running kernel's.")
+    var kernelRelease: String?
 
     func validate() throws {
         if tcp && udp { throw ValidationError("--tcp and --udp exclude each other") }
+        if let kernelRelease, KernelVersion(kernelRelease) == nil {
+            throw ValidationError("--kernel wants a release such as 6.1 or 6.1.168, not \(kernelRelease)")
+        }
         if let device, device.isEmpty || device.utf8.count > 15 { throw ValidationError("--device must name an interface (1 to 15 bytes)") }
     }
 
     func run() throws {
         let parsed: SocketAddress
         do { parsed = try SocketAddress(parsing: address) } catch { throw fail("\(error)", code: 64) }
-        let facts: HostFacts
+        var facts: HostFacts
         do { facts = try HostFacts.current() } catch { throw fail("cannot read this host's facts: \(error)", code: 71) }
+        // The model reads the kernel's version from the facts: --kernel stands in for it.
+        if let kernelRelease { (facts.kernelRelease, facts.kernelBuild) = (kernelRelease, nil) }
         var request = Explanation.Request(address: parsed, transport: udp ? .udp : .tcp)
         request.reuseaddr = reuseaddr
         request.reuseport = reuseport

@@ -97,7 +97,10 @@ struct CLITests {
         #expect(b.status == 64)
         #expect(b.stderr.contains("bad.json") && b.stderr.contains("step 0") && b.stderr.contains("type"))
         #expect(try runBindcheck(["run", dir.appendingPathComponent("missing.json").path]).status == 64)
-        #expect(try runBindcheck(["run", "--model", "--kernel", good.path]).status == 64)
+        #expect(try runBindcheck(["run", "--model", "--kernel-only", good.path]).status == 64)
+        // --kernel names the release the model answers for: a path is none.
+        #expect(try runBindcheck(["run", "--model", "--kernel", good.path, good.path]).status == 64)
+        #expect(try runBindcheck(["run", "--model", "--kernel", "6.1", good.path]).status == 0)
 
         let json = try runBindcheck(["run", "--json", "--model", good.path])
         let line = try #require(json.stdout.split(separator: "\n").first)

@@ -48,8 +48,9 @@ public enum ScenarioRunner {
     /// Facts read back from a fixture namespace, per sysctl set (model-only runs).
     static let factsCache = Locked<[[SysctlSetting]: HostFacts]>([:])
 
-    /// Runs one scenario. Throws `NamespaceError` when a kernel run cannot start.
-    public static func run(_ scenario: Scenario, mode: RunMode) throws -> [StepRecord] {
+    /// Runs one scenario. Throws `NamespaceError` when a kernel run cannot start. `kernel`: the
+    /// release the model answers for (`bindcheck run --kernel`); nil, the running kernel's.
+    public static func run(_ scenario: Scenario, mode: RunMode, kernel modelKernel: KernelVersion? = nil) throws -> [StepRecord] {
         var kernel: [Outcome]?
         var facts: HostFacts?
         if mode == .model, let cached = factsCache.withLock({ $0[scenario.sysctls] }) {
@@ -69,7 +70,8 @@ public enum ScenarioRunner {
         }
         var model: [Prediction]?
         if mode.usesModel {
-            let host = try facts.map(ModelHost.init(facts:)) ?? Fixture.describedHost(sysctls: scenario.sysctls)
+            var host = try facts.map(ModelHost.init(facts:)) ?? Fixture.describedHost(sysctls: scenario.sysctls)
+            if let modelKernel { host.kernel = modelKernel }
             model = BindModel(host: host).run(scenario.steps)
         }
         return scenario.steps.enumerated().map { i, step in
@@ -106,6 +108,8 @@ extension Fixture {
                 InterfaceAddress(ip: .v4(ipv4), prefixLength: ipv4Prefix), InterfaceAddress(ip: .v6(ipv6), prefixLength: 64),
                 InterfaceAddress(ip: .v6(IPv6Address(high: linkLocal.high, low: linkLocal.low, zone: .name(veth))), prefixLength: 64),
             ])
-        return ModelHost(interfaces: [lo, bk1, bk0], sysctls: s)
+        return ModelHost(
+            interfaces: [lo, bk1, bk0], sysctls: s,
+            kernel: KernelVersion(release: HostFacts.kernelRelease(), build: HostFacts.kernelBuild()))
     }
 }
