@@ -169,9 +169,14 @@ extension BindModel {
     }
 
     /// `inet_addr_valid_or_nonlocal()`: a local, multicast or broadcast address, or a socket or
-    /// host that allows a non-local one.
+    /// host that allows a non-local one. Before 5.14 a subnet's lowest address was a broadcast
+    /// route (94c821c74bf5 "ip: Treat IPv4 segment's lowest address as unicast"; Host.swift).
     func ipv4Locality(_ sk: ModelSocket, _ a: IPv4Address, kernel: String) -> StepResult? {
-        if host.ipv4Bindable(a) || host.sysctls.ipv4NonlocalBind || sk.freebind || sk.transparent { return nil }
+        if host.ipv4Bindable(a, networkAddressIsUnicast: rules.networkAddressIsUnicast) || host.sysctls.ipv4NonlocalBind || sk.freebind
+            || sk.transparent
+        {
+            return nil
+        }
         return notLocal(.v4(a), sk: sk, kernel: kernel, nonlocalKnob: "net.ipv4.ip_nonlocal_bind")
     }
 

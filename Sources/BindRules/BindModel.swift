@@ -24,7 +24,13 @@ typealias StepResult = (outcome: Outcome, reason: Reason)
 /// Overlap.swift (who may share a port), Listen.swift (`inet_csk_listen_start`) and
 /// TimeWait.swift (close, `tcp_time_wait`).
 public struct BindModel: Sendable {
-    public var host: ModelHost
+    /// The host; its `kernel` picks the rules of the releases that changed them
+    /// (KernelChanges.swift), worked out again whenever the host changes.
+    public var host: ModelHost {
+        didSet { rules = KernelRules(host.kernel) }
+    }
+    /// The rules of `host.kernel`, one flag per change.
+    private(set) var rules: KernelRules
     /// Whether reasons carry their words (text, holder, fix). Without, outcomes and tables are the
     /// same and each reason keeps its rule and kernel function: the matrix asks the words only for
     /// the steps it records.
@@ -35,7 +41,20 @@ public struct BindModel: Sendable {
 
     public init(host: ModelHost, explains: Bool = true) {
         self.host = host
+        self.rules = KernelRules(host.kernel)
         self.explains = explains
+    }
+
+    /// The kernel whose rules this model answers with: the host's, or the newest known for a
+    /// host whose kernel is unknown or newer (an older one than the oldest known, the oldest).
+    public var kernel: KernelVersion { host.kernel.map(KernelRules.clamped) ?? KernelVersion.newestKnown }
+
+    /// What a reader should know about the rules answering: nil for a kernel series checked
+    /// against the kernel itself, or none named; else why the answers may miss (a release that
+    /// cannot be read, a newer, older or unchecked one). Every reason with words ends with it.
+    public var kernelNote: String? {
+        if host.kernel == nil && host.unreadableKernelRelease == nil { return nil }
+        return KernelRules.note(host.kernel, release: host.unreadableKernelRelease)
     }
 
     /// This model, with reasons in words or reduced to their rule names.
@@ -152,6 +171,9 @@ public struct BindModel: Sendable {
         rule: String, kernel: String, text: @autoclosure () -> String, holder: @autoclosure () -> Holder? = nil,
         fix: @autoclosure () -> String? = nil
     ) -> Reason {
-        Reason(rule: rule, kernel: kernel, text: text(), holder: holder(), fix: fix(), explains: explains)
+        guard explains, let note = kernelNote else {
+            return Reason(rule: rule, kernel: kernel, text: text(), holder: holder(), fix: fix(), explains: explains)
+        }
+        return Reason(rule: rule, kernel: kernel, text: "\(text()) (\(note))", holder: holder(), fix: fix(), explains: true)
     }
 }

@@ -70,9 +70,18 @@ private func v6Key(_ b: BoundAddress) -> IPv6Address {
 /// `inet_bind2_bucket_match_addr_any()`: which wildcard buckets a specific-address socket is
 /// checked against: an IPv4 or v4-mapped socket against 0.0.0.0, ::ffff:0.0.0.0 and ::; a
 /// non-mapped IPv6 socket against :: only.
-func wildcardBucketCovers(_ holder: BoundAddress, forSocketAt b: BoundAddress) -> Bool {
+///
+/// Before 6.8 (06a8c04f8994 "tcp: Save v4 address as v4-mapped-v6 in
+/// inet_bind2_bucket.v6_rcv_saddr.") a bucket of an inet6 socket on ::ffff:0.0.0.0 is keyed by
+/// that IPv6 address, and for an inet6 socket only `::` matched: a v4-mapped socket that looks
+/// bhash2 up (6.1.168 on, with 5e07e672412b backported alone) does not see that holder
+/// (`bhash2KeysV4Mapped` false).
+func wildcardBucketCovers(_ holder: BoundAddress, forSocketAt b: BoundAddress, bhash2KeysV4Mapped: Bool = true) -> Bool {
     guard holder.isWildcard else { return false }
     let holderIsV6Any = holder.v6.map { $0.isUnspecified } ?? false
-    if let v6 = b.v6, !v6.isV4Mapped { return holderIsV6Any }
+    if let v6 = b.v6 {
+        if !v6.isV4Mapped { return holderIsV6Any }
+        if !bhash2KeysV4Mapped, let hv6 = holder.v6, hv6.isV4Mapped { return false }
+    }
     return true
 }

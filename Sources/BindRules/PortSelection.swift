@@ -82,12 +82,16 @@ extension BindModel {
         let holders = t.holders(port: port, transport: sk.transport, excluding: sk.id)
         switch sk.transport {
         case .udp:
-            return udpConflict(sk, chain: holders)
+            return udpConflict(sk, chain: holders, rules: rules)
         case .tcp:
-            // The fast path: a SO_REUSEPORT socket matching the bucket's record skips the scan.
+            // The fast path: a SO_REUSEADDR socket on a `tb->fastreuse` bucket (before 6.8) or a
+            // SO_REUSEPORT one matching the bucket's record skips the scan.
             let bucketHasOwners = !holders.isEmpty || t.isBound(sk.id)
-            if bucketHasOwners, let bucket = t.buckets[port], bucket.reusePortMatch(sk) { return nil }
-            return tcpConflict(sk, holders: holders, relax: true, reuseportOK: true)
+            if bucketHasOwners, let bucket = t.buckets[port] {
+                if bucket.fastReuse && sk.reuseAddress && sk.state != .listening { return nil }
+                if bucket.reusePortMatch(sk) { return nil }
+            }
+            return tcpConflict(sk, holders: holders, relax: true, reuseportOK: true, rules: rules)
         }
     }
 
@@ -101,8 +105,11 @@ extension BindModel {
         }
         if sk.state == .created { sk.state = .bound }
         if sk.transport == .tcp {
+            // Before 6.8 the port's first owner sets the fast path (BindBucket.update): first
+            // when nobody, this socket included, holds the port yet.
+            let first = rules.fastReuseFromFirstOwner && !t.isBusy(port, transport: .tcp)
             var bucket = t.buckets[port] ?? BindBucket()
-            bucket.update(joining: sk)
+            bucket.update(joining: sk, first: first)
             t.buckets[port] = bucket
         }
         t.open[sk.id] = sk
@@ -165,8 +172,9 @@ extension BindModel {
         case .udp:
             return !udpPortBusy(candidate, chain: holders)
         case .tcp:
-            if tcpConflict(candidate, holders: holders, relax: false, reuseportOK: false) == nil { return true }
-            return host.sysctls.autobindReuse && tcpConflict(candidate, holders: holders, relax: true, reuseportOK: false) == nil
+            if tcpConflict(candidate, holders: holders, relax: false, reuseportOK: false, rules: rules) == nil { return true }
+            return host.sysctls.autobindReuse
+                && tcpConflict(candidate, holders: holders, relax: true, reuseportOK: false, rules: rules) == nil
         }
     }
 

@@ -154,7 +154,19 @@ extension BindModel {
 
     /// `do_ip_setsockopt(IP_LOCAL_PORT_RANGE)`: two non-zero ends must be in order; stored as the
     /// kernel stores it, `low | high << 16`.
+    ///
+    /// The option exists since 6.3 (91d0b78c5177 "inet: Add IP_LOCAL_PORT_RANGE socket option",
+    /// in stable 6.1.32 too): before, `do_ip_setsockopt()` does not know it, ENOPROTOOPT.
     func setLocalPortRange(low: UInt16, high: UInt16, on sk: inout ModelSocket) -> StepResult? {
+        if !rules.localPortRangeOption {
+            return (
+                .errno("ENOPROTOOPT"),
+                reason(
+                    rule: "no-such-option", kernel: "do_ip_setsockopt",
+                    text: "IP_LOCAL_PORT_RANGE does not exist on Linux \(kernel) (it came in 6.3, and 6.1.32)",
+                    fix: "narrow net.ipv4.ip_local_port_range instead, or pick the port in the program")
+            )
+        }
         if low != 0 && high != 0 && low > high {
             return (
                 .errno("EINVAL"),

@@ -297,11 +297,14 @@ struct SmallMap<Key: Hashable & Sendable, Value: Hashable & Sendable>: Hashable,
     func hash(into hasher: inout Hasher) { hasher.combine(dictionary) }
 }
 
-/// The live fast-path state of `struct inet_bind_bucket` on this kernel: the SO_REUSEPORT
-/// record (`tb->fastreuseport` = FASTREUSEPORT_STRICT with `fastuid`, `fast_rcv_saddr`, …).
-/// `tb->fastreuse` and FASTREUSEPORT_ANY cannot be reached on 6.18: `inet_csk_update_fastreuse`
-/// finds the new socket's bhash2 bucket already linked, so it never takes its "first owner" branch.
+/// The fast-path state of `struct inet_bind_bucket`: `tb->fastreuse`, and the SO_REUSEPORT
+/// record (`tb->fastreuseport` with `fastuid`, `fast_rcv_saddr`, …). Since 6.8
+/// `tb->fastreuse` and FASTREUSEPORT_ANY cannot be reached: `inet_csk_update_fastreuse` finds the
+/// new socket's bhash2 bucket already linked, so it never takes its "first owner" branch
+/// (`BindBucket.update(joining:first:)`); before, the port's first socket sets them.
 struct BindBucket: Hashable, Sendable {
+    /// `tb->fastreuse > 0`: a SO_REUSEADDR newcomer takes the port without the conflict scan.
+    var fastReuse = false
     var fast: FastReusePort?
 
     struct FastReusePort: Hashable, Sendable {
@@ -310,6 +313,8 @@ struct BindBucket: Hashable, Sendable {
         var v4: UInt32
         var v6: IPv6Address?
         var v6only: Bool
+        /// FASTREUSEPORT_ANY (set by the port's first socket): any address matches.
+        var any = false
     }
 }
 

@@ -20,7 +20,7 @@ struct BindCheck: ParsableCommand {
     /// as every other bad input of bindcheck is; `--help`, `--version` and the completion
     /// scripts are ArgumentParser's own.
     static func main() {
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        let arguments = Run.kernelFlags(Array(CommandLine.arguments.dropFirst()))
         var command: any ParsableCommand
         do { command = try parseAsRoot(arguments) } catch {
             guard exitCode(for: error) == .validationFailure else { exit(withError: error) }

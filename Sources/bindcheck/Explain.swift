@@ -32,11 +32,18 @@ struct ExplainCommand: ParsableCommand {
     @Option(help: "The network namespace: a pid (its /proc/PID/ns/net) or a namespace file (/run/netns/NAME).") var netns: String?
     @Flag(help: "Print JSON.") var json = false
     @Flag(name: .customLong("try"), help: "Also bind for real, close at once, and show both.") var tryIt = false
+    @Option(
+        name: .customLong("kernel"),
+        help: "The kernel release to answer for (6.1, 6.1.168, 5.10); default: the running kernel's.")
+    var kernelRelease: String?
 
     func validate() throws {
         if tcp && udp { throw ValidationError("--tcp and --udp exclude each other") }
         if v6only && dualStack { throw ValidationError("--v6only and --dual-stack exclude each other") }
         if listen && udp { throw ValidationError("--listen is for TCP") }
+        if let kernelRelease, KernelVersion(kernelRelease) == nil {
+            throw ValidationError("--kernel wants a release such as 6.1 or 6.1.168, not \(kernelRelease)")
+        }
         if let device, device.isEmpty || device.utf8.count > 15 { throw ValidationError("--device must name an interface (1 to 15 bytes)") }
     }
 
@@ -50,6 +57,7 @@ struct ExplainCommand: ParsableCommand {
         request.v6only = v6only ? true : dualStack ? false : nil
         request.device = device
         request.listen = listen
+        request.kernelRelease = kernelRelease
         let e = Explanation(request, live: live, tryIt: tryIt)
         if json { try printJSON(e) } else { print(e.text) }
         if e.exitCode != 0 { throw ExitCode(e.exitCode) }

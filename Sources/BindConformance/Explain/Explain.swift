@@ -67,6 +67,8 @@ public struct Explanation: Sendable, Codable {
         public var device: String?
         /// Also listen() after the bind (TCP).
         public var listen = false
+        /// The kernel release the model answers for (`--kernel 6.1`); nil: the namespace's own.
+        public var kernelRelease: String?
         public init(address: SocketAddress, transport: Transport) {
             self.address = address
             self.transport = transport
@@ -123,7 +125,9 @@ public struct Explanation: Sendable, Codable {
 
     /// Predicts `request` from `inspection`, read in `live`.
     public init(_ request: Request, live: LiveHost, inspection: Inspection, tryIt: Bool = false) {
-        let facts = live.facts
+        var facts = live.facts
+        // The model reads the kernel's version from the facts: `--kernel` stands in for it.
+        if let release = request.kernelRelease { (facts.kernelRelease, facts.kernelBuild) = (release, nil) }
         address = "\(request.address)"
         transport = request.transport.rawValue
         options = request.optionNames

@@ -107,8 +107,9 @@ public enum ScenarioRunner {
     /// Facts read back from a fixture namespace, per sysctl set (model-only runs).
     static let factsCache = Locked<[[SysctlSetting]: HostFacts]>([:])
 
-    /// Runs one scenario. Throws `NamespaceError` when a kernel run cannot start.
-    public static func run(_ scenario: Scenario, mode: RunMode) throws -> [StepRecord] {
+    /// Runs one scenario. Throws `NamespaceError` when a kernel run cannot start. `kernel`: the
+    /// release the model answers for (`bindcheck run --kernel`); nil, the running kernel's.
+    public static func run(_ scenario: Scenario, mode: RunMode, kernel modelKernel: KernelVersion? = nil) throws -> [StepRecord] {
         var kernel: [(outcome: Outcome, by: [String]?)]?
         var facts: HostFacts?
         var peerFacts: HostFacts?
@@ -130,9 +131,13 @@ public enum ScenarioRunner {
             }
         }
         var model: [ReachPrediction]?
-        let host = try facts.map(ModelHost.init(facts:)) ?? Fixture.describedHost(sysctls: scenario.sysctls, withPeer: peer)
-        let peerHost = peer ? try (peerFacts.map(ModelHost.init(facts:)) ?? Fixture.describedPeer()) : nil
+        var host = try facts.map(ModelHost.init(facts:)) ?? Fixture.describedHost(sysctls: scenario.sysctls, withPeer: peer)
+        var peerHost = peer ? try (peerFacts.map(ModelHost.init(facts:)) ?? Fixture.describedPeer()) : nil
         if mode.usesModel {
+            if let modelKernel {
+                host.kernel = modelKernel
+                peerHost?.kernel = modelKernel
+            }
             model = ScenarioModel(host: host, peer: peerHost).run(scenario.steps)
         }
         return scenario.steps.enumerated().map { i, step in
@@ -219,24 +224,10 @@ extension Fixture {
                 InterfaceAddress(ip: .v4(ipv4), prefixLength: ipv4Prefix), InterfaceAddress(ip: .v6(ipv6), prefixLength: 64),
                 InterfaceAddress(ip: .v6(IPv6Address(high: linkLocal.high, low: linkLocal.low, zone: .name(veth))), prefixLength: 64),
             ])
-        return ModelHost(interfaces: withPeer ? [lo, bk0] : [lo, bk1, bk0], sysctls: s)
-    }
-
-    /// The peer namespace as described (model-only runs without privilege): lo, and bk1 with
-    /// the peer's addresses; default sysctls.
-    public static func describedPeer() throws -> ModelHost {
-        let lo = Interface(
-            name: "lo", index: 1, isUp: true, isLoopback: true,
-            addresses: [
-                InterfaceAddress(ip: .v4(.loopback), prefixLength: 8), InterfaceAddress(ip: .v6(.loopback), prefixLength: 128),
-            ])
-        let bk1 = Interface(
-            name: peer, index: 2, isUp: true, isLoopback: false,
-            addresses: [
-                InterfaceAddress(ip: .v4(peerIPv4), prefixLength: ipv4Prefix), InterfaceAddress(ip: .v6(peerIPv6), prefixLength: 64),
-                InterfaceAddress(
-                    ip: .v6(IPv6Address(high: peerLinkLocal.high, low: peerLinkLocal.low, zone: .name(peer))), prefixLength: 64),
-            ])
-        return ModelHost(interfaces: [lo, bk1], sysctls: BindSysctls())
+        if let modelKernel {
+            host.kernel = modelKernel
+            peerHost?.kernel = modelKernel
+        }
+        model = ScenarioModel(host: host, peer: peerHost).run(scenario.steps)
     }
 }

@@ -285,13 +285,21 @@ public struct ProcessCredentials: Hashable, Sendable, Codable {
 
 /// Everything about a host (or a namespace) that decides bind(), read once.
 public struct HostFacts: Hashable, Sendable, Codable {
+    /// `uname -r`: `6.1.0-31-cloud-amd64`.
     public var kernelRelease: String
+    /// `uname -v`: `#1 SMP PREEMPT_DYNAMIC Debian 6.1.168-1 (2026-03-28)`, where a distribution
+    /// names the real stable release that `kernelRelease` does not; nil when not read.
+    public var kernelBuild: String?
     public var interfaces: [Interface]
     public var sysctls: BindSysctls
     public var credentials: ProcessCredentials
 
-    public init(kernelRelease: String, interfaces: [Interface], sysctls: BindSysctls, credentials: ProcessCredentials) {
+    public init(
+        kernelRelease: String, kernelBuild: String? = nil, interfaces: [Interface], sysctls: BindSysctls,
+        credentials: ProcessCredentials
+    ) {
         self.kernelRelease = kernelRelease
+        self.kernelBuild = kernelBuild
         self.interfaces = interfaces
         self.sysctls = sysctls
         self.credentials = credentials
@@ -300,8 +308,15 @@ public struct HostFacts: Hashable, Sendable, Codable {
     /// The facts of the calling thread's network namespace and the process.
     public static func current() throws -> HostFacts {
         HostFacts(
-            kernelRelease: kernelRelease(), interfaces: try Interface.current(), sysctls: try BindSysctls.current(),
-            credentials: try ProcessCredentials.current())
+            kernelRelease: kernelRelease(), kernelBuild: kernelBuild(), interfaces: try Interface.current(),
+            sysctls: try BindSysctls.current(), credentials: try ProcessCredentials.current())
+    }
+
+    /// `uname -v`.
+    public static func kernelBuild() -> String {
+        var u = utsname()
+        uname(&u)
+        return withUnsafeBytes(of: u.version) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
     public static func kernelRelease() -> String {
