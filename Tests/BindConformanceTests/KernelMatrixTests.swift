@@ -41,9 +41,9 @@ struct KernelMatrixTests {
                 models[cell.sysctls] = m
             }
             let steps = Matrix.steps(cell, port: MatrixRunner.firstPort &+ UInt16(i % 16000))
-            let newest = CellRun.modelOutcome(cell, steps, model: m[0], explain: false).0
+            let newest = CellRun.modelOutcome(cell, steps, model: m[0]).0
             for (r, model) in zip(releases, m.dropFirst())
-            where CellRun.modelOutcome(cell, steps, model: model, explain: false).0 != newest {
+            where CellRun.modelOutcome(cell, steps, model: model).0 != newest {
                 out[r, default: []].append(cell)
             }
         }

@@ -224,10 +224,28 @@ extension Fixture {
                 InterfaceAddress(ip: .v4(ipv4), prefixLength: ipv4Prefix), InterfaceAddress(ip: .v6(ipv6), prefixLength: 64),
                 InterfaceAddress(ip: .v6(IPv6Address(high: linkLocal.high, low: linkLocal.low, zone: .name(veth))), prefixLength: 64),
             ])
-        if let modelKernel {
-            host.kernel = modelKernel
-            peerHost?.kernel = modelKernel
-        }
-        model = ScenarioModel(host: host, peer: peerHost).run(scenario.steps)
+        return ModelHost(
+            interfaces: withPeer ? [lo, bk0] : [lo, bk1, bk0], sysctls: s,
+            kernel: KernelVersion(release: HostFacts.kernelRelease(), build: HostFacts.kernelBuild()))
+    }
+
+    /// The peer namespace as described (model-only runs without privilege): lo, and bk1 with
+    /// the peer's addresses; default sysctls.
+    public static func describedPeer() throws -> ModelHost {
+        let lo = Interface(
+            name: "lo", index: 1, isUp: true, isLoopback: true,
+            addresses: [
+                InterfaceAddress(ip: .v4(.loopback), prefixLength: 8), InterfaceAddress(ip: .v6(.loopback), prefixLength: 128),
+            ])
+        let bk1 = Interface(
+            name: peer, index: 2, isUp: true, isLoopback: false,
+            addresses: [
+                InterfaceAddress(ip: .v4(peerIPv4), prefixLength: ipv4Prefix), InterfaceAddress(ip: .v6(peerIPv6), prefixLength: 64),
+                InterfaceAddress(
+                    ip: .v6(IPv6Address(high: peerLinkLocal.high, low: peerLinkLocal.low, zone: .name(peer))), prefixLength: 64),
+            ])
+        return ModelHost(
+            interfaces: [lo, bk1], sysctls: BindSysctls(),
+            kernel: KernelVersion(release: HostFacts.kernelRelease(), build: HostFacts.kernelBuild()))
     }
 }
