@@ -1,5 +1,6 @@
 import ArgumentParser
 import BindConformance
+import BindRules
 import Foundation
 
 struct DiffCommand: ParsableCommand {
@@ -35,12 +36,28 @@ struct DiffCommand: ParsableCommand {
         if json {
             print(diff.jsonValue.serialized(.pretty(indent: 2, inlineDepth: 3)))
         } else {
+            let changes = Self.kernelChanges(diff)
             switch format {
-            case .text: print(diff.text(limit: limit))
-            case .markdown: print(diff.markdown(limit: limit), terminator: "")
-            case .html: print(diff.html(limit: limit), terminator: "")
+            case .text: print(diff.text(limit: limit, changes: changes))
+            case .markdown: print(diff.markdown(limit: limit, changes: changes), terminator: "")
+            case .html: print(diff.html(limit: limit, changes: changes), terminator: "")
             }
         }
         if diff.exitStatus != 0 { throw ExitCode(diff.exitStatus) }
+    }
+
+    /// The upstream changes between the two reports' kernels (`KernelChanges`), by the rule they
+    /// touch: each group of differing cells names the change that explains it. Empty when either
+    /// kernel's version cannot be read, or the kernels share every change.
+    static func kernelChanges(_ d: MatrixDiff) -> [String: String] {
+        guard let x = KernelVersion(release: d.a.kernel, build: d.a.build), let y = KernelVersion(release: d.b.kernel, build: d.b.build)
+        else { return [:] }
+        var byRule: [String: [String]] = [:]
+        for c in KernelChanges.changes(between: x, and: y) {
+            byRule[c.rule, default: []].append("\(c.summary) (Linux \(c.releases): \(c.commit) \"\(c.subject)\")")
+        }
+        return byRule.mapValues {
+            $0.count == 1 ? $0[0] : "one of the changes to this rule between the two kernels: " + $0.joined(separator: "; ")
+        }
     }
 }

@@ -1,6 +1,7 @@
 import BindConformance
 import BindKit
 import BindRules
+import BindTestSupport
 import Foundation
 import Testing
 
@@ -11,7 +12,7 @@ import Testing
 // (KernelChanges.v4MappedBhash2): TCP, a first inet6 socket on [::ffff:0.0.0.0], a second on
 // [::ffff:127.0.0.1] or [::ffff:192.0.2.1]; 5.10.223 and 6.12.117 on none.
 
-@Suite("The matrix under each kernel's rules")
+@Suite("The matrix under each kernel's rules", .checksLeaks)
 struct KernelMatrixTests {
     static let releases = ["5.10.223", "6.1.167", "6.1.176", "6.12.117"]
 

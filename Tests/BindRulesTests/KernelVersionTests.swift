@@ -46,7 +46,7 @@ struct KernelCase: Sendable, CustomTestStringConvertible {
     var testDescription: String { name }
 }
 
-@Suite("Rules keyed by the kernel release")
+@Suite("Rules keyed by the kernel release", .checksLeaks)
 struct KernelVersionTests {
     static let elevenUDP: [Step] = (1...11).flatMap { i in
         [socket("h\(i)", .inet, .udp), bind("h\(i)", "127.0.0.\(i)")]

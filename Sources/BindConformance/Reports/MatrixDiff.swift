@@ -16,6 +16,9 @@ public struct MatrixDiff: Sendable {
     public struct Side: Sendable {
         public var file: String
         public var kernel: String
+        /// The kernel's version string (`uname -v`) from the report's host facts, when it has them:
+        /// Debian's names the stable release that `kernel` does not.
+        public var build: String?
         public var mode: String
         public var cells: Int
         public var agree: Int
@@ -168,10 +171,11 @@ public struct MatrixDiff: Sendable {
         }
         guard let summaryA = stateA.summary else { throw .invalid(file: aName, why: "no summary line at the end (a truncated report?)") }
         guard let summaryB = stateB.summary else { throw .invalid(file: bName, why: "no summary line at the end (a truncated report?)") }
-        func side(_ name: String, _ head: (kernel: String, mode: String), _ s: JSONValue, _ duplicates: Int) -> Side {
+        func side(_ name: String, _ head: (kernel: String, build: String?, mode: String), _ s: JSONValue, _ duplicates: Int) -> Side {
             func n(_ k: String) -> Int { if case .number(let v)? = s[k] { Int(v) ?? 0 } else { 0 } }
             return Side(
-                file: name, kernel: head.kernel, mode: head.mode, cells: n("cells"), agree: n("agree"), disagree: n("disagree"),
+                file: name, kernel: head.kernel, build: head.build, mode: head.mode, cells: n("cells"), agree: n("agree"),
+                disagree: n("disagree"),
                 skipped: n("skipped"), duplicates: duplicates)
         }
         a = side(aName, headA, summaryA, stateA.duplicates)
@@ -234,7 +238,7 @@ public struct MatrixDiff: Sendable {
     }
 
     /// Reads the header line: the format, the kernel, the mode.
-    static func header(_ reader: inout LineReader, _ name: String) throws(LoadError) -> (kernel: String, mode: String) {
+    static func header(_ reader: inout LineReader, _ name: String) throws(LoadError) -> (kernel: String, build: String?, mode: String) {
         guard let line = reader.next() else { throw .invalid(file: name, why: "empty") }
         let v = try parse(line, name, reader.lineNumber)
         guard case .string(MatrixReport.format)? = v["format"] else {
@@ -246,7 +250,9 @@ public struct MatrixDiff: Sendable {
         }
         guard case .string(let kernel)? = v["kernel"] else { throw .invalid(file: name, why: "line 1: missing kernel") }
         guard case .string(let mode)? = v["mode"] else { throw .invalid(file: name, why: "line 1: missing mode") }
-        return (kernel, mode)
+        var build: String?
+        if case .string(let b)? = v["host"]?["kernelBuild"] { build = b }
+        return (kernel, build, mode)
     }
 
     static func parse(_ line: [UInt8], _ name: String, _ n: Int) throws(LoadError) -> JSONValue {
