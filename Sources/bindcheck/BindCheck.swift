@@ -72,8 +72,7 @@ func fail(_ text: String, code: Int32) -> ExitCode {
     return ExitCode(code)
 }
 
+/// Prints `value` as a JSON document: its keys sorted, two spaces a level, `"key" : value`.
 func printJSON<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    print(try JSONValue(encoding: value).sortingKeys.commandLineText)
 }

@@ -36,8 +36,6 @@ struct Run: ParsableCommand {
         }
         let files: [(file: String, scenarios: [Scenario])]
         do { files = try ScenarioLoader.load(paths: paths) } catch { throw fail("\(error)", code: 64) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var steps = 0
         var differing = 0
         for (_, scenarios) in files {
@@ -51,7 +49,7 @@ struct Run: ParsableCommand {
                     steps += 1
                     if !r.agrees { differing += 1 }
                     if json {
-                        print(String(decoding: try encoder.encode(r), as: UTF8.self))
+                        print(try JSONValue(encoding: r).sortingKeys.serialized())
                     } else {
                         print(RunReport.line(r))
                     }

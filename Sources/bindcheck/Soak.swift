@@ -43,9 +43,7 @@ struct SoakCommand: ParsableCommand {
             }
         }
         if json {
-            let e = JSONEncoder()
-            e.outputFormatting = [.sortedKeys]
-            print(String(decoding: try e.encode(result), as: UTF8.self))
+            print(try JSONValue(encoding: result).sortingKeys.serialized())
         } else {
             print(
                 "\(result.scenarios) scenarios, \(result.steps) steps, \(result.disagree) disagree, \(String(format: "%.1f", result.seconds)) s (\(String(format: "%.0f", Double(result.scenarios) / max(result.seconds, 1e-9))) scenarios/s)"

@@ -76,16 +76,16 @@ private enum Sample {
 
     /// Every cell of embedded data as (key, model, kernel, reason), the way the page's script reads it.
     static func cells(_ data: [String: Any]) throws -> [(key: String, model: String?, kernel: String?, reason: String?)] {
-        let strings = try #require(data["S"] as? [String])
-        let pairs = try #require(data["P"] as? [[Int]])
-        let grids = try #require(data["G"] as? [[String: Any]])
+        let strings = try #require(data["strings"] as? [String])
+        let pairs = try #require(data["outcomes"] as? [[Int]])
+        let grids = try #require(data["grids"] as? [[String: Any]])
         func s(_ i: Int) -> String? { i >= 0 ? strings[i] : nil }
         var out: [(String, String?, String?, String?)] = []
         for g in grids {
-            let d = try #require(g["d"] as? [Int])
-            let rk = try #require(g["rk"] as? [Int])
-            let ck = try #require(g["ck"] as? [Int])
-            let ko = try #require(g["ko"] as? [Int])
+            let d = try #require(g["cells"] as? [Int])
+            let rk = try #require(g["rowKeys"] as? [Int])
+            let ck = try #require(g["columnKeys"] as? [Int])
+            let ko = try #require(g["keyOverrides"] as? [Int])
             var overrides: [Int: Int] = [:]
             for i in stride(from: 0, to: ko.count, by: 2) { overrides[ko[i]] = ko[i + 1] }
             for j in stride(from: 0, to: d.count, by: 4) {
@@ -178,10 +178,10 @@ struct MatrixRenderTests {
         #expect(bad.reason == "no-conflict (inet_csk_get_port): no socket holds 0.0.0.0:10002")
         #expect(cells.contains { $0.reason == "privileged-port (__inet_bind)" })
         // One string table: the reason two cells share is stored once.
-        let strings = try #require(data["S"] as? [String])
+        let strings = try #require(data["strings"] as? [String])
         #expect(strings.filter { $0 == "conflict (inet_csk_bind_conflict)" }.count == 1)
         #expect(cells.filter { $0.reason == "conflict (inet_csk_bind_conflict)" }.count == 2)
-        let pairs = try #require(data["P"] as? [[Int]])
+        let pairs = try #require(data["outcomes"] as? [[Int]])
         #expect(pairs.contains { $0[4] == 1 && strings[$0[3]].hasSuffix(" x") })
     }
 
@@ -201,8 +201,8 @@ struct MatrixRenderTests {
         let cells = stride(from: 0, to: all.count, by: 97).map { all[$0] }
         let records = cells.map { MatrixRecord(cell: $0, model: Sample.ok, kernel: Sample.ok) }
         let data = try Sample.embedded(MatrixHTML.render(MatrixReport(kernel: "k", mode: "namespaces", seconds: 0, records: records)))
-        let grids = try #require(data["G"] as? [[String: Any]])
-        for g in grids { #expect((g["ko"] as? [Int])?.isEmpty == true) }
+        let grids = try #require(data["grids"] as? [[String: Any]])
+        for g in grids { #expect((g["keyOverrides"] as? [Int])?.isEmpty == true) }
         #expect(Set(try Sample.cells(data).map(\.key)) == Set(cells.map(\.key)))
         let groups = Set(cells.map(\.group))
         #expect(groups == Set(MatrixCell.Group.allCases))

@@ -157,76 +157,122 @@ private struct ValueEncoder: Encoder {
     }
 }
 
-/// Writes one JSON object's members into a string, compact, in the order they are written.
+/// Writes one JSON object's members as UTF-8 bytes, compact, in the order they are written (bytes,
+/// not a `String`: a report writes hundreds of thousands of records, and appending to a byte
+/// array is a copy where appending to a string is a check of its form and storage each time).
 public struct JSONObjectWriter {
-    public private(set) var out: String
+    public private(set) var bytes: [UInt8]
     private var empty = true
 
     public init(reserving capacity: Int = 256) {
-        out = "{"
-        out.reserveCapacity(capacity)
+        bytes = []
+        bytes.reserveCapacity(capacity)
+        bytes.append(UInt8(ascii: "{"))
     }
 
     /// An object written at the end of `buffer`, whose storage it takes (no copy) until `give(back:)`.
-    init(taking buffer: inout String) {
-        out = ""
-        swap(&out, &buffer)
-        out += "{"
+    init(taking buffer: inout [UInt8]) {
+        bytes = []
+        swap(&bytes, &buffer)
+        bytes.append(UInt8(ascii: "{"))
     }
 
     /// Closes the object and hands the storage back to the buffer it was taken from.
-    mutating func give(back buffer: inout String) {
-        out += "}"
-        swap(&out, &buffer)
+    mutating func give(back buffer: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "}"))
+        swap(&bytes, &buffer)
     }
 
     private mutating func key(_ key: String) {
-        if !empty { out += "," }
+        if !empty { bytes.append(UInt8(ascii: ",")) }
         empty = false
-        out += "\""
-        out += key
-        out += "\":"
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: key.utf8)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
     }
 
     /// A string member (`key` is written as it stands: a plain ASCII name).
     public mutating func string(_ key: String, _ value: String) {
         self.key(key)
-        out += "\""
-        out += JSONSerializer.escape(value)
-        out += "\""
+        JSONSerializer.appendQuoted(value, to: &bytes)
     }
 
     public mutating func integer(_ key: String, _ value: some BinaryInteger) {
         self.key(key)
-        out += String(value)
+        JSONSerializer.appendDecimal(value, to: &bytes)
     }
 
     public mutating func bool(_ key: String, _ value: Bool) {
         self.key(key)
-        out += value ? "true" : "false"
+        bytes.append(contentsOf: value ? "true".utf8 : "false".utf8)
     }
 
     public mutating func value(_ key: String, _ value: JSONValue) {
         self.key(key)
-        JSONSerializer.writeCompact(value, into: &out, spaced: false)
+        var text = ""
+        JSONSerializer.writeCompact(value, into: &text, spaced: false)
+        bytes.append(contentsOf: text.utf8)
     }
 
     public mutating func object(_ key: String, _ build: (inout JSONObjectWriter) -> Void) {
         self.key(key)
-        var inner = JSONObjectWriter(taking: &out)
+        var inner = JSONObjectWriter(taking: &bytes)
         build(&inner)
-        inner.give(back: &out)
+        inner.give(back: &bytes)
     }
 
     /// The object's text.
-    public var finished: String { out + "}" }
+    public var finished: String { String(decoding: bytes, as: UTF8.self) + "}" }
+}
+
+extension JSONSerializer {
+    /// `"text"`, escaped as `escape` does; most text needs no escape and is copied as it stands.
+    static func appendQuoted(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        let copied: Bool? = text.utf8.withContiguousStorageIfAvailable { b in
+            var i = 0
+            while i < b.count {
+                let c = b[i]
+                if c < 0x20 || c == 0x22 || c == 0x5C || c == 0x7F { return false }
+                // U+2028 and U+2029 (E2 80 A8, E2 80 A9) are escaped; other E2 sequences (→) are not.
+                if c == 0xE2 && i + 2 < b.count && b[i + 1] == 0x80 && (b[i + 2] == 0xA8 || b[i + 2] == 0xA9) { return false }
+                i += 1
+            }
+            out.append(contentsOf: b)
+            return true
+        }
+        if copied != true { out.append(contentsOf: escape(text).utf8) }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// An integer in decimal digits, without a string in between.
+    static func appendDecimal(_ value: some BinaryInteger, to out: inout [UInt8]) {
+        guard let v = Int64(exactly: value) else {
+            out.append(contentsOf: String(value).utf8)
+            return
+        }
+        if v < 0 { out.append(UInt8(ascii: "-")) }
+        var m = v.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // up to 20 digits, written backwards
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[n] = UInt8(ascii: "0") + UInt8(m % 10)
+                m /= 10
+                n += 1
+            } while m > 0
+            for i in stride(from: n - 1, through: 0, by: -1) { out.append(d[i]) }
+        }
+    }
 }
 
 /// Writes JSON Lines (RFC 8259 texts, one a line) to a file, a buffer at a time.
 public final class JSONLinesWriter {
     private let handle: FileHandle
-    private var buffer = ""
+    private var buffer: [UInt8] = []
     private let closes: Bool
+    private static let size = 1 << 20
 
     /// Writes to `path` (created or truncated).
     public init(path: String) throws {
@@ -235,38 +281,43 @@ public final class JSONLinesWriter {
         }
         handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         closes = true
-        buffer.reserveCapacity(1 << 20)
+        buffer.reserveCapacity(Self.size + 4096)
     }
 
     /// Writes to standard output.
     public init() {
         handle = FileHandle.standardOutput
         closes = false
-        buffer.reserveCapacity(1 << 20)
+        buffer.reserveCapacity(Self.size + 4096)
     }
 
     /// One line: `text` must be one JSON text without a newline.
     public func line(_ text: String) throws {
-        buffer += text
-        buffer += "\n"
-        if buffer.utf8.count >= 1 << 20 { try flush() }
+        buffer.append(contentsOf: text.utf8)
+        buffer.append(UInt8(ascii: "\n"))
+        if buffer.count >= Self.size { try flush() }
     }
 
-    public func line(_ object: JSONObjectWriter) throws { try line(object.finished) }
+    public func line(_ object: JSONObjectWriter) throws {
+        buffer.append(contentsOf: object.bytes)
+        buffer.append(UInt8(ascii: "}"))
+        buffer.append(UInt8(ascii: "\n"))
+        if buffer.count >= Self.size { try flush() }
+    }
 
     /// One line holding the object `build` writes, written straight into the buffer.
     public func object(_ build: (inout JSONObjectWriter) -> Void) throws {
         var o = JSONObjectWriter(taking: &buffer)
         build(&o)
         o.give(back: &buffer)
-        buffer += "\n"
-        if buffer.utf8.count >= 1 << 20 { try flush() }
+        buffer.append(UInt8(ascii: "\n"))
+        if buffer.count >= Self.size { try flush() }
     }
 
     public func flush() throws {
         guard !buffer.isEmpty else { return }
         let fd = handle.fileDescriptor
-        let failure: Int32? = buffer.withUTF8 { bytes in
+        let failure: Int32? = buffer.withUnsafeBytes { bytes in
             var done = 0
             while done < bytes.count {
                 let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
@@ -286,5 +337,58 @@ public final class JSONLinesWriter {
     public func close() throws {
         try flush()
         if closes { try handle.close() }
+    }
+}
+
+// MARK: - The command line's documents
+
+extension JSONValue {
+    /// The same value with every object's members in the order of their keys (as the command
+    /// line has always written its documents).
+    public var sortingKeys: JSONValue {
+        switch self {
+        case .array(let elements): .array(elements.map(\.sortingKeys))
+        case .object(let members):
+            .object(members.map { JSONMember(key: $0.key, value: $0.value.sortingKeys) }.sorted { $0.key < $1.key })
+        default: self
+        }
+    }
+
+    /// The layout `bindcheck`'s `--json` documents have had since their first release (Foundation's
+    /// pretty printing): two spaces a level, `"key" : value`, an empty container opened and closed
+    /// on lines of their own.
+    public var commandLineText: String {
+        var out = ""
+        JSONSerializer.writeCommandLine(self, into: &out, level: 0)
+        return out
+    }
+}
+
+extension JSONSerializer {
+    static func writeCommandLine(_ value: JSONValue, into out: inout String, level: Int) {
+        let inner = String(repeating: " ", count: (level + 1) * 2)
+        let outer = String(repeating: " ", count: level * 2)
+        switch value {
+        case .array(let elements):
+            out += "[\n"
+            if elements.isEmpty { out += "\n" }
+            for (i, element) in elements.enumerated() {
+                out += inner
+                writeCommandLine(element, into: &out, level: level + 1)
+                out += i + 1 < elements.count ? ",\n" : "\n"
+            }
+            out += outer + "]"
+        case .object(let members):
+            out += "{\n"
+            if members.isEmpty { out += "\n" }
+            for (i, member) in members.enumerated() {
+                out += inner + "\"" + escape(member.key) + "\" : "
+                writeCommandLine(member.value, into: &out, level: level + 1)
+                out += i + 1 < members.count ? ",\n" : "\n"
+            }
+            out += outer + "}"
+        default:
+            writeCompact(value, into: &out, spaced: false)
+        }
     }
 }

@@ -9,91 +9,103 @@ import Foundation
 /// the grids that the filters select. No external assets, no network.
 public enum MatrixHTML {
     public static func render(_ r: MatrixReport) -> String {
-        let json = embed(r).json
-        var out = ""
-        out.reserveCapacity(json.utf8.count + 16_384)
-        out += head(r)
-        out += #"<script type="application/json" id="data">"#
-        out += json
-        out += "</script>\n"
-        out += script
-        out += "</body>\n</html>\n"
-        return out
+        let data = embed(r)
+        var out: [UInt8] = []
+        out.reserveCapacity(data.strings.reduce(0) { $0 + $1.utf8.count + 3 } + data.grids.reduce(0) { $0 + $1.cells.count * 4 } + 65_536)
+        out.append(contentsOf: head(r).utf8)
+        out.append(contentsOf: #"<script type="application/json" id="data">"#.utf8)
+        data.write(into: &out)
+        out.append(contentsOf: "</script>\n".utf8)
+        out.append(contentsOf: script.utf8)
+        out.append(contentsOf: "</body>\n</html>\n".utf8)
+        return String(decoding: out, as: UTF8.self)
     }
 
     // MARK: Data
 
-    /// What the page's script reads. Strings are indexes into `strings` (-1: none); the JSON keys are one letter.
+    /// What the page's script reads. Strings are indexes into `strings` (-1: none).
     struct Embedded {
         /// Every string, once.
         var strings: [String] = []
         /// Outcome pairs: model, kernel, skipped-why, CSS classes of the square, 1 if they disagree.
-        var pairs: [[Int]] = []
+        var outcomes: [[Int]] = []
         var grids: [GridData] = []
         /// The filters' first values: group, transport, state, options, owner, sysctls.
         var defaults: [Int] = []
 
         /// Compact JSON that can stand inside a script element (every `<` escaped).
         var json: String {
-            var out = ""
-            out.reserveCapacity(strings.reduce(0) { $0 + $1.utf8.count + 3 } + grids.reduce(0) { $0 + $1.d.count * 4 } + 4096)
-            out += "{\"S\":["
-            for (i, s) in strings.enumerated() {
-                if i > 0 { out += "," }
-                out += "\""
-                let escaped = JSONSerializer.escape(s)
-                out += escaped.utf8.contains(UInt8(ascii: "<")) ? escaped.replacing("<", with: "\\u003c") : escaped
-                out += "\""
-            }
-            out += "],\"P\":["
-            for (i, p) in pairs.enumerated() {
-                if i > 0 { out += "," }
-                Self.write(p, into: &out)
-            }
-            out += "],\"G\":["
-            for (i, g) in grids.enumerated() {
-                if i > 0 { out += "," }
-                out += "{\"t\":\(g.t),\"c\":\(g.c)"
-                for (name, list) in [
-                    ("f", g.f), ("n", g.n), ("rl", g.rl), ("rt", g.rt), ("cl", g.cl), ("ct", g.ct), ("rk", g.rk), ("ck", g.ck), ("d", g.d),
-                    ("ko", g.ko),
-                ] {
-                    out += ",\"\(name)\":"
-                    Self.write(list, into: &out)
-                }
-                out += "}"
-            }
-            out += "],\"defaults\":"
-            Self.write(defaults, into: &out)
-            out += "}"
-            return out
+            var out: [UInt8] = []
+            write(into: &out)
+            return String(decoding: out, as: UTF8.self)
         }
 
-        static func write(_ list: [Int], into out: inout String) {
-            out += "["
-            for (i, v) in list.enumerated() {
-                if i > 0 { out += "," }
-                out += String(v)
+        func write(into out: inout [UInt8]) {
+            out.append(contentsOf: #"{"strings":["#.utf8)
+            for (i, s) in strings.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                let start = out.count
+                JSONSerializer.appendQuoted(s, to: &out)
+                if out[start...].contains(UInt8(ascii: "<")) {
+                    let quoted = Array(out[start...])
+                    out.removeSubrange(start...)
+                    for c in quoted {
+                        if c == UInt8(ascii: "<") { out.append(contentsOf: #"\u003c"#.utf8) } else { out.append(c) }
+                    }
+                }
             }
-            out += "]"
+            out.append(contentsOf: #"],"outcomes":["#.utf8)
+            for (i, p) in outcomes.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                Self.write(p, into: &out)
+            }
+            out.append(contentsOf: #"],"grids":["#.utf8)
+            for (i, g) in grids.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: #"{"title":"#.utf8)
+                JSONSerializer.appendDecimal(g.title, to: &out)
+                out.append(contentsOf: #","corner":"#.utf8)
+                JSONSerializer.appendDecimal(g.corner, to: &out)
+                for (name, list) in [
+                    ("facets", g.facets), ("counts", g.counts), ("rowShort", g.rowShort), ("rowText", g.rowText),
+                    ("columnShort", g.columnShort), ("columnText", g.columnText), ("rowKeys", g.rowKeys), ("columnKeys", g.columnKeys),
+                    ("cells", g.cells), ("keyOverrides", g.keyOverrides),
+                ] {
+                    out.append(contentsOf: ",\"\(name)\":".utf8)
+                    Self.write(list, into: &out)
+                }
+                out.append(UInt8(ascii: "}"))
+            }
+            out.append(contentsOf: #"],"defaults":"#.utf8)
+            Self.write(defaults, into: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+
+        static func write(_ list: [Int], into out: inout [UInt8]) {
+            out.append(UInt8(ascii: "["))
+            for (i, v) in list.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSONSerializer.appendDecimal(v, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
         }
     }
 
     struct GridData {
         /// Title, and what the rows and columns are.
-        var t: Int, c: Int
+        var title: Int, corner: Int
         /// Facets, as the filters: group, transport, state, options, owner, sysctls (-1: does not apply).
-        var f: [Int]
+        var facets: [Int]
         /// Cells, agree, disagree, skipped.
-        var n: [Int]
+        var counts: [Int]
         /// Row labels (short, full), column labels (short, full).
-        var rl: [Int], rt: [Int], cl: [Int], ct: [Int]
+        var rowShort: [Int], rowText: [Int], columnShort: [Int], columnText: [Int]
         /// The key of a cell is its row's part, a space, and its column's part.
-        var rk: [Int], ck: [Int]
+        var rowKeys: [Int], columnKeys: [Int]
         /// Four integers a cell: row, column, outcome pair, reason.
-        var d: [Int]
+        var cells: [Int]
         /// Cells whose key does not split that way: ordinal, key.
-        var ko: [Int]
+        var keyOverrides: [Int]
     }
 
     struct Strings {
@@ -116,61 +128,90 @@ public enum MatrixHTML {
         var square: MatrixLayout.Square
     }
 
+    /// A reason without words: its text is its rule and kernel function, the same for many cells.
+    struct RuleKey: Hashable {
+        var rule: String
+        var kernel: String
+    }
+
     static func embed(_ r: MatrixReport) -> Embedded {
         var strings = Strings()
         var pairs: [PairKey: Int] = [:]
+        var rules: [RuleKey: Int] = [:]
         var data = Embedded()
-        for t in MatrixGrids(r.records).tables {
+        let records = r.records
+        for t in MatrixGrids(records).tables {
             let g = t.grid
             let facets = [g.group.rawValue, g.transportText, g.state?.rawValue, g.optionsText, g.ownerText, g.sysctlsText]
             var columnKeys = Array(repeating: -1, count: t.columns.count)
+            // The column parts as bytes, to compare each key's rest with (nil: not yet seen).
+            var columnBytes: [[UInt8]?] = Array(repeating: nil, count: t.columns.count)
+            let rowBytes = t.rowKeys.map { Array($0.utf8) }
             var d: [Int] = []
             d.reserveCapacity(t.cells.count * 4)
             var overrides: [Int] = []
             var agree = 0
             var skipped = 0
             for (n, c) in t.cells.enumerated() {
-                let rec = r.records[c.record]
-                if rec.skipped != nil { skipped += 1 } else if rec.agrees { agree += 1 }
+                if records[c.record].skipped != nil { skipped += 1 } else if records[c.record].agrees { agree += 1 }
                 // The key: the row's part, then the column's (the first cell of a column names it).
-                let key = rec.cell.key
-                let rowKey = t.rowKeys[c.row].utf8
-                var split = false
-                if key.utf8.starts(with: rowKey) {
-                    var rest = key.utf8.dropFirst(rowKey.count)
-                    let separated = rest.first == UInt8(ascii: " ")
-                    if separated { rest = rest.dropFirst() }
-                    if separated || rest.isEmpty {
-                        if columnKeys[c.column] < 0 { columnKeys[c.column] = strings.id(String(decoding: rest, as: UTF8.self)) }
-                        split = strings.list[columnKeys[c.column]].utf8.elementsEqual(rest)
+                var key = records[c.record].cell.key
+                let split: Bool = key.withUTF8 { k in
+                    let row = rowBytes[c.row]
+                    guard k.count >= row.count, UnsafeBufferPointer(rebasing: k[..<row.count]).elementsEqual(row) else { return false }
+                    var rest = UnsafeBufferPointer(rebasing: k[row.count...])
+                    if let first = rest.first {
+                        guard first == UInt8(ascii: " ") else { return false }
+                        rest = UnsafeBufferPointer(rebasing: rest.dropFirst())
                     }
+                    if columnBytes[c.column] == nil {
+                        columnBytes[c.column] = Array(rest)
+                        columnKeys[c.column] = strings.id(String(decoding: rest, as: UTF8.self))
+                    }
+                    return columnBytes[c.column]!.elementsEqual(rest)
                 }
                 if !split { overrides += [n, strings.id(key)] }
-                let pk = PairKey(model: rec.model, kernel: rec.kernel, skipped: rec.skipped, square: MatrixLayout.Square(rec))
+                let pk = PairKey(
+                    model: records[c.record].model, kernel: records[c.record].kernel, skipped: records[c.record].skipped,
+                    square: MatrixLayout.Square(records[c.record]))
                 let p: Int
                 if let known = pairs[pk] {
                     p = known
                 } else {
-                    p = data.pairs.count
+                    p = data.outcomes.count
                     pairs[pk] = p
-                    data.pairs.append([
+                    data.outcomes.append([
                         strings.id(pk.model?.description), strings.id(pk.kernel?.description), strings.id(pk.skipped),
                         strings.id(pk.square.classes), pk.square.mismatch ? 1 : 0,
                     ])
                 }
-                let reason = rec.reason.map(MatrixReport.describe)
+                var reason = -1
+                if let why = records[c.record].reason {
+                    if why.text.isEmpty && why.fix == nil {
+                        // Without words, the rule and kernel function say it all: described once.
+                        let rk = RuleKey(rule: why.rule, kernel: why.kernel)
+                        if let known = rules[rk] {
+                            reason = known
+                        } else {
+                            reason = strings.id(MatrixReport.describe(why))
+                            rules[rk] = reason
+                        }
+                    } else {
+                        reason = strings.id(MatrixReport.describe(why))
+                    }
+                }
                 d.append(c.row)
                 d.append(c.column)
                 d.append(p)
-                d.append(strings.id(reason))
+                d.append(reason)
             }
             data.grids.append(
                 GridData(
-                    t: strings.id(g.title), c: strings.id(g.corner), f: facets.map { strings.id($0) },
-                    n: [t.cells.count, agree, t.cells.count - agree - skipped, skipped],
-                    rl: t.rows.map { strings.id($0.short) }, rt: t.rows.map { strings.id($0.text) },
-                    cl: t.columns.map { strings.id($0.short) }, ct: t.columns.map { strings.id($0.text) },
-                    rk: t.rowKeys.map { strings.id($0) }, ck: columnKeys, d: d, ko: overrides))
+                    title: strings.id(g.title), corner: strings.id(g.corner), facets: facets.map { strings.id($0) },
+                    counts: [t.cells.count, agree, t.cells.count - agree - skipped, skipped],
+                    rowShort: t.rows.map { strings.id($0.short) }, rowText: t.rows.map { strings.id($0.text) },
+                    columnShort: t.columns.map { strings.id($0.short) }, columnText: t.columns.map { strings.id($0.text) },
+                    rowKeys: t.rowKeys.map { strings.id($0) }, columnKeys: columnKeys, cells: d, keyOverrides: overrides))
         }
         data.defaults = ["pair", nil, nil, "none / none", "same uid", "defaults"].map { s in s.flatMap { strings.index[$0] } ?? -1 }
         data.strings = strings.list

@@ -225,14 +225,24 @@ extension MatrixLayout {
     /// Place labels already made (a report has a few dozen places and hundreds of thousands of cells).
     struct PlaceLabels {
         private var known: [SocketConfig: Label] = [:]
+        /// The last two places asked for (a cell's two sockets): the cells come in the order of
+        /// their sockets, so most places are one of these, found without hashing.
+        private var recent: [(kind: SocketKind, address: String, label: Label)] = []
 
         mutating func label(_ c: SocketConfig) -> Label {
+            for r in recent where r.kind == c.kind && r.address == c.address { return r.label }
             var plain = c
             plain.options = .none
             plain.freebind = false
-            if let l = known[plain] { return l }
-            let l = placeLabel(plain)
-            known[plain] = l
+            let l: Label
+            if let known = known[plain] {
+                l = known
+            } else {
+                l = placeLabel(plain)
+                known[plain] = l
+            }
+            if recent.count == 2 { recent.removeFirst() }
+            recent.append((c.kind, c.address, l))
             return l
         }
     }
@@ -362,9 +372,17 @@ struct MatrixGrids {
         var index: [String: Int] = [:]
         var labels: [MatrixLayout.Label] = []
 
+        /// The number last given (consecutive cells mostly share a row).
+        var last = -1
+
         /// The label's number, and whether it is new.
         mutating func add(_ label: MatrixLayout.Label) -> (Int, new: Bool) {
-            if let known = index[label.text] { return (known, false) }
+            if last >= 0 && labels[last].text == label.text { return (last, false) }
+            if let known = index[label.text] {
+                last = known
+                return (known, false)
+            }
+            last = labels.count
             index[label.text] = labels.count
             labels.append(label)
             return (labels.count - 1, true)
@@ -390,15 +408,25 @@ struct MatrixGrids {
         var index: [MatrixLayout.Grid: Int] = [:]
         var builders: [Builder] = []
         var places = MatrixLayout.PlaceLabels()
+        // The grids found last, compared before the table is hashed: neighbouring cells mostly
+        // differ only in the owner or the second socket's options, a few grids between them.
+        var recent = [Int](repeating: 0, count: 4)
+        var next = 0
         for (i, r) in records.enumerated() {
             let spot = MatrixLayout.spot(r.cell, places: &places)
             let g: Int
-            if let known = index[spot.grid] {
+            if let hit = recent.first(where: { $0 < builders.count && builders[$0].grid == spot.grid }) {
+                g = hit
+            } else if let known = index[spot.grid] {
                 g = known
+                recent[next % recent.count] = g
+                next += 1
             } else {
                 g = builders.count
                 index[spot.grid] = g
                 builders.append(Builder(grid: spot.grid))
+                recent[next % recent.count] = g
+                next += 1
             }
             let (row, newRow) = builders[g].rows.add(spot.row)
             if newRow { builders[g].rowKeys.append(MatrixLayout.rowKey(r.cell)) }

@@ -25,8 +25,14 @@ public struct MatrixReport: Sendable {
         self.mode = mode
         self.records = records
         cells = records.count
-        skipped = records.filter { $0.skipped != nil }.count
-        agree = records.filter(\.agrees).count
+        // One pass, without copying the records (a filter would copy each one it keeps).
+        var skipped = 0
+        var agree = 0
+        for i in records.indices {
+            if records[i].skipped != nil { skipped += 1 } else if records[i].agrees { agree += 1 }
+        }
+        self.skipped = skipped
+        self.agree = agree
         disagree = cells - skipped - agree
         self.seconds = (seconds * 1000).rounded() / 1000
     }

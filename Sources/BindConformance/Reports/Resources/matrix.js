@@ -2,7 +2,8 @@
 // data element and draws the grids the filters select.
 "use strict";
 const D = JSON.parse(document.getElementById("data").textContent);
-const S = D.S, P = D.P, G = D.G;
+// Every string once (other fields are indexes into it), the distinct outcome pairs, the grids.
+const S = D.strings, P = D.outcomes, G = D.grids;
 const str = i => (i >= 0 ? S[i] : "");
 const FACETS = ["cells", "transport", "first state", "options (first / second)", "owner", "sysctls"];
 const LIMIT = 40, BAD = 500;
@@ -12,11 +13,11 @@ const box = document.getElementById("grids"), more = document.getElementById("mo
 const status = document.getElementById("status"), bad = document.getElementById("bad");
 const detail = document.getElementById("detail");
 for (const g of G) {
-  if (g.ko.length) { g.kom = new Map(); for (let i = 0; i < g.ko.length; i += 2) g.kom.set(g.ko[i], g.ko[i + 1]); }
+  if (g.keyOverrides.length) { g.keyOverride = new Map(); for (let i = 0; i < g.keyOverrides.length; i += 2) g.keyOverride.set(g.keyOverrides[i], g.keyOverrides[i + 1]); }
 }
 const selects = FACETS.map((label, fi) => {
   const values = [];
-  for (const g of G) if (g.f[fi] >= 0 && !values.includes(g.f[fi])) values.push(g.f[fi]);
+  for (const g of G) if (g.facets[fi] >= 0 && !values.includes(g.facets[fi])) values.push(g.facets[fi]);
   const l = document.createElement("label");
   l.textContent = label + " ";
   const e = document.createElement("select");
@@ -40,18 +41,18 @@ function el(tag, cls, text) {
 function passes(g) {
   for (let i = 0; i < selects.length; i++) {
     const v = selects[i].value;
-    if (v !== "" && g.f[i] >= 0 && String(g.f[i]) !== v) return false;
+    if (v !== "" && g.facets[i] >= 0 && String(g.facets[i]) !== v) return false;
   }
-  return !(only.checked && g.n[2] === 0);
+  return !(only.checked && g.counts[2] === 0);
 }
 function key(g, j) {
-  const o = g.kom && g.kom.get(j / 4);
+  const o = g.keyOverride && g.keyOverride.get(j / 4);
   if (o !== undefined) return S[o];
-  const c = str(g.ck[g.d[j + 1]]);
-  return str(g.rk[g.d[j]]) + (c ? " " + c : "");
+  const c = str(g.columnKeys[g.cells[j + 1]]);
+  return str(g.rowKeys[g.cells[j]]) + (c ? " " + c : "");
 }
 function describe(g, j) {
-  const p = P[g.d[j + 2]], q = g.d[j + 3];
+  const p = P[g.cells[j + 2]], q = g.cells[j + 3];
   const lines = [key(g, j)];
   if (p[2] >= 0) lines.push("skipped: " + S[p[2]]);
   else {
@@ -64,25 +65,25 @@ function describe(g, j) {
 }
 function grid(g) {
   const wrap = el("section", "grid");
-  wrap.appendChild(el("h3", "", S[g.t]));
-  wrap.appendChild(el("div", "counts", `${g.n[0]} cells · ${g.n[1]} agree · ${g.n[2]} disagree · ${g.n[3]} skipped`));
-  const R = g.rl.length, C = g.cl.length;
+  wrap.appendChild(el("h3", "", S[g.title]));
+  wrap.appendChild(el("div", "counts", `${g.counts[0]} cells · ${g.counts[1]} agree · ${g.counts[2]} disagree · ${g.counts[3]} skipped`));
+  const R = g.rowShort.length, C = g.columnShort.length;
   const m = el("div", "m");
   m.style.gridTemplateColumns = `max-content repeat(${C}, var(--q))`;
-  m.appendChild(el("div", "corner", S[g.c]));
+  m.appendChild(el("div", "corner", S[g.corner]));
   for (let c = 0; c < C; c++) {
-    const h = el("div", "ch", S[g.cl[c]]);
-    h.title = S[g.ct[c]];
+    const h = el("div", "ch", S[g.columnShort[c]]);
+    h.title = S[g.columnText[c]];
     m.appendChild(h);
   }
   const squares = new Array(R * C);
   for (let r = 0; r < R; r++) {
-    const h = el("div", "rh", S[g.rl[r]]);
-    h.title = S[g.rt[r]];
+    const h = el("div", "rh", S[g.rowShort[r]]);
+    h.title = S[g.rowText[r]];
     m.appendChild(h);
     for (let c = 0; c < C; c++) m.appendChild(squares[r * C + c] = el("span", "q none"));
   }
-  const d = g.d;
+  const d = g.cells;
   for (let j = 0; j < d.length; j += 4) {
     const p = P[d[j + 2]], e = squares[d[j] * C + d[j + 1]];
     e.className = "q " + S[p[3]];
@@ -96,7 +97,7 @@ function grid(g) {
 function draw() {
   const shown = G.filter(passes);
   let cells = 0, disagree = 0;
-  for (const g of shown) { cells += g.n[0]; disagree += g.n[2]; }
+  for (const g of shown) { cells += g.counts[0]; disagree += g.counts[2]; }
   status.textContent = `${shown.length} of ${G.length} grids · ${cells} cells · ${disagree} disagree`;
   box.textContent = "";
   box.classList.toggle("dim", only.checked);
@@ -112,12 +113,12 @@ function listBad(shown) {
   const rows = [];
   let total = 0;
   for (const g of shown) {
-    if (g.n[2] === 0) continue;
-    for (let j = 0; j < g.d.length; j += 4) {
-      const p = P[g.d[j + 2]];
+    if (g.counts[2] === 0) continue;
+    for (let j = 0; j < g.cells.length; j += 4) {
+      const p = P[g.cells[j + 2]];
       if (!p[4]) continue;
       total++;
-      if (rows.length < BAD) rows.push([key(g, j), str(p[0]), str(p[1]), str(g.d[j + 3])]);
+      if (rows.length < BAD) rows.push([key(g, j), str(p[0]), str(p[1]), str(g.cells[j + 3])]);
     }
   }
   if (!total) return;
