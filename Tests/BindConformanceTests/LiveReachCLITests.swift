@@ -6,7 +6,7 @@ import Testing
 @testable import BindConformance
 
 // `bindcheck reach` on a live namespace, with the kernel as the oracle: a listener (TCP) or a
-// bound socket (UDP) on 127.0.0.1, then on 0.0.0.0, in the fixture namespace; the prediction for
+// bound socket (UDP) on 127.0.0.1, then on 0.0.0.0, then on a dual-stack [::], in the fixture namespace; the prediction for
 // this host and for the other machine on bk0's link (the peer namespace, bk1) beside a real
 // connection (or datagram) from each. `--listener` must list exactly the destinations the real
 // traffic reached.
@@ -39,15 +39,16 @@ private func real(_ transport: Transport, to dest: SocketAddress, receiver: borr
     "reach on a live namespace: predictions beside real connections from the host and the peer", .serialized,
     .enabled(if: getuid() == 0, "needs root"))
 struct LiveReachCLITests {
-    @Test("127.0.0.1 and 0.0.0.0, TCP and UDP, from this host and from the peer")
+    @Test("127.0.0.1, 0.0.0.0 and dual-stack [::], TCP and UDP, from this host and from the peer")
     func predictionsMatchTheKernel() throws {
         let tried = try withScenarioNamespaces(peer: true) { ns -> Tried in
             var tried = Tried()
-            let destinations: [IPAddress] = [.v4(.loopback), .v4(Fixture.ipv4)]
+            let destinations: [IPAddress] = [.v4(.loopback), .v4(Fixture.ipv4), .v6(.loopback), .v6(Fixture.ipv6)]
             for transport in [Transport.tcp, .udp] {
-                for (i, bound) in [IPAddress.v4(.loopback), .v4(.any)].enumerated() {
+                for (i, bound) in [IPAddress.v4(.loopback), .v4(.any), .v6(.any)].enumerated() {
                     let port = UInt16(25000 + i + (transport == .udp ? 10 : 0))
-                    let l = try Socket(family: .inet, transport: transport)
+                    let l = try Socket(family: bound.family, transport: transport)
+                    if bound.family == .inet6 { try l.setV6Only(false) }
                     try l.bind(to: SocketAddress(ip: bound, port: port))
                     if transport == .tcp { try l.listen() }
                     let live = try LiveHost.current()
@@ -89,7 +90,7 @@ struct LiveReachCLITests {
             return tried
         }
         print("reach live: \(tried.cases) predictions beside real traffic, \(tried.reached) reached, \(tried.wrong.count) wrong")
-        #expect(tried.cases == 16)
+        #expect(tried.cases == 48)
         #expect(tried.wrong.isEmpty, "\(tried.wrong)")
         #expect(tried.listenerWrong.isEmpty, "\(tried.listenerWrong)")
         // Both outcomes occur: the test can fail either way.
