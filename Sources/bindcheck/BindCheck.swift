@@ -10,7 +10,8 @@ struct BindCheck: ParsableCommand {
         abstract: "Knows, exactly, what bind() will do on Linux, and checks that against the kernel.",
         version: BindKitVersion.current,
         subcommands: [
-            MatrixCommand.self, Run.self, ExplainCommand.self, WhoCommand.self, Privileged.self, SoakCommand.self, DiffCommand.self,
+            MatrixCommand.self, Run.self, ExplainCommand.self, WhoCommand.self, ReachCommand.self, Privileged.self, SoakCommand.self,
+            DiffCommand.self,
             Interfaces.self,
             Parse.self,
         ]
