@@ -12,6 +12,24 @@ let arguments = CommandLine.arguments.dropFirst()
 if let mode = arguments.first, mode == "--live-explain" || mode == "--live-who" {
     exit(LiveBench.run(mode, Array(arguments.dropFirst())))
 }
+// Every reach cell of the default matrix, model against kernel: counts and the cells that disagree.
+if arguments.first == "--reach-cells" {
+    var cells = Matrix.reachCells()
+    if let n = arguments.dropFirst().first.flatMap({ Int($0) }) {
+        var rng = SeededGenerator(seed: 7)
+        cells.shuffle(using: &rng)
+        cells = Array(cells.prefix(n))
+    }
+    let summary = try ReachRunner.run(cells)
+    let bad = summary.records.filter { !$0.agrees }
+    for r in bad.prefix(400) {
+        print(
+            "\(r.cell.key): model \(r.model.map(\.description) ?? "-") kernel \(r.kernel.map(\.description) ?? "-") — \(r.reason?.description ?? "")"
+        )
+    }
+    print("reach cells: \(summary.records.count), agree \(summary.records.count - bad.count), disagree \(bad.count), \(summary.seconds) s")
+    exit(bad.isEmpty ? 0 : 1)
+}
 let json = arguments.contains("--json")
 let quick = arguments.contains("--quick")
 // Diagnostics: --model-only; --worker-only; --parse-only [all|valid|invalid] (one list only, e.g. under callgrind);
