@@ -236,19 +236,6 @@ public enum ReachReport {
         table.reach td.miss{background:#fff9c4}table.reach td.err{background:#eceff1}table.reach td.bad{background:#ef9a9a;font-weight:bold}
         """
 
-    static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for ch in s {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "\n": out += "&#10;"
-            default: out.append(ch)
-            }
-        }
-        return out
-    }
+    /// HTML text, a newline kept as a character reference (tooltips have several lines).
+    static func escape(_ s: String) -> String { MatrixHTML.html(s).replacing("\n", with: "&#10;") }
 }
