@@ -36,7 +36,7 @@ private func real(_ transport: Transport, to dest: SocketAddress, receiver: borr
 }
 
 @Suite(
-    "reach on a live namespace: predictions beside real connections from the host and the peer", .serialized,
+    "reach on a live namespace: predictions beside real connections from the host and the peer", .serialized, .checksLeaks,
     .enabled(if: getuid() == 0, "needs root"))
 struct LiveReachCLITests {
     @Test("127.0.0.1, 0.0.0.0 and dual-stack [::], TCP and UDP, from this host and from the peer")

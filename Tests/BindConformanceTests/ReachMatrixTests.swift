@@ -37,7 +37,7 @@ private enum ReachSample {
     }
 }
 
-@Suite("Reach cells in the reports")
+@Suite("Reach cells in the reports", .checksLeaks)
 struct ReachReportTests {
     @Test func agreementFollowsTheGroupRule() {
         #expect(ReachSample.records.map(\.agrees) == [true, true, false])
