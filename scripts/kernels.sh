@@ -20,9 +20,11 @@
 #                    its seed (default 1)
 #   KERNELS_CORPUS   the scenario files to run inside: a directory or a file, in the repo or an
 #                    absolute path (default Tests/Scenarios)
+#   KERNELS_REACH    1: the matrix's reach cells too (default 0: the bind cells only; the reach
+#                    cells have been measured on this machine's kernel, not yet under these)
 #   KERNELS_TIMEOUT  seconds a guest may run before it is killed (default 1800)
 #   KERNELS_ACCEL    kvm or tcg (default: kvm when /dev/kvm boots a guest, tcg otherwise)
-#   KERNELS_PARALLEL guests at once (default 2); KERNELS_MEMORY each guest's MiB (default 3072)
+#   KERNELS_PARALLEL guests at once (default 3); KERNELS_MEMORY each guest's MiB (default 3072)
 #   KERNELS_MIRROR   the Debian archive's URI, when this host has no Debian source to read it from
 #
 # The packages come through a private apt configuration under .build-kernels/apt (its own sources,
@@ -41,7 +43,7 @@ soak=${KERNELS_SOAK:-0}
 tasks=matrix,corpus
 [ "$soak" -eq 0 ] || tasks=$tasks,soak
 tasks=${KERNELS_JOBS:-$tasks}
-parallel=${KERNELS_PARALLEL:-2}
+parallel=${KERNELS_PARALLEL:-3}
 memory=${KERNELS_MEMORY:-3072}
 seed=${KERNELS_SEED:-1}
 corpus=${KERNELS_CORPUS:-Tests/Scenarios}
@@ -322,7 +324,7 @@ guest_args() { # V ACCEL CONSOLE DISK JOBS
   printf '%s\0' -nodefaults -no-reboot -display none -monitor none -nic none -m "$memory" -smp 2 \
     -serial "file:$console" -kernel "${vmlinuz[$v]}" -initrd "${initrd[$v]}" \
     -drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
-    -append "console=ttyS0 loglevel=5 panic=-1 mitigations=off bindkit.jobs=$what bindkit.sample=$sample bindkit.format=$matrix_format bindkit.soak=$soak bindkit.seed=$seed bindkit.corpus=$corpus"
+    -append "console=ttyS0 loglevel=5 panic=-1 mitigations=off bindkit.jobs=$what bindkit.sample=$sample bindkit.format=$matrix_format bindkit.soak=$soak bindkit.seed=$seed bindkit.corpus=$corpus bindkit.reach=${KERNELS_REACH:-0}"
   case $how in
     kvm) printf '%s\0' -accel kvm -cpu host ;;
     *) printf '%s\0' -accel tcg,thread=multi -cpu "${KERNELS_CPU:-max}" ;;
@@ -338,7 +340,7 @@ if [ -z "$accel" ]; then
     truncate -s 64M "$scratch/probe.img"
     mapfile -d '' args < <(guest_args "$v" kvm "$scratch/probe.log" "$scratch/probe.img" none)
     # In a subshell: a qemu that aborts (as one asked for KVM here does) is reported there, quietly.
-    (timeout -k 5 30 qemu-system-x86_64 "${args[@]}" 2> "$scratch/probe.err" || true) 2> /dev/null
+    (timeout -k 5 10 qemu-system-x86_64 "${args[@]}" 2> "$scratch/probe.err" || true) 2> /dev/null
     if grep -q 'bindkit: done' "$scratch/probe.log" 2>/dev/null; then accel=kvm; fi
     say "phase probe: $(since "$t0") s (KVM $([ $accel = kvm ] && echo boots a guest || echo does not boot a guest here: TCG))"
   fi

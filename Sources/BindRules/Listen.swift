@@ -21,6 +21,7 @@ extension BindModel {
         }
         var l = sk
         l.state = .listening
+        l.hashed = t.nextJoin()
         guard let b = sk.bound else { return autobindOnListen(l, in: &t) }
         return recheckOnListen(l, at: b, in: &t)
     }

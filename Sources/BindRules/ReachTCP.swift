@@ -55,14 +55,26 @@ extension BindModel {
 
     /// `__inet_lookup_listener()`: the listener group that takes a SYN to `dest`:`port` arriving on
     /// `device`, or empty.
+    ///
+    /// `inet_lhash2_lookup` walks a bucket's chain in order: `__inet_hash` adds an inet6
+    /// SO_REUSEPORT listener at the tail and every other at the head (so those newest first, then
+    /// the inet6 SO_REUSEPORT ones oldest first). The first listener that scores above every one
+    /// before it and has SO_REUSEPORT ends the walk: `inet_lookup_reuseport` answers for its
+    /// group at once, even if a later listener would score higher.
     static func listenerLookup(dest: IPAddress, port: UInt16, device: UInt32, in table: SocketTable) -> [ModelSocket] {
-        let candidates = table.holders(port: port, transport: .tcp).filter { $0.state == .listening }
+        let candidates = table.holders(port: port, transport: .tcp).filter { $0.state == .listening }.sorted { a, b in
+            let tailA = a.family == .inet6 && a.reusePort
+            let tailB = b.family == .inet6 && b.reusePort
+            if tailA != tailB { return !tailA }
+            return tailA ? a.hashed < b.hashed : a.hashed > b.hashed
+        }
         for exact in [true, false] {
             var best: ModelSocket?
             var hiscore = 0
             for sk in candidates {
                 let s = listenerScore(sk, dest: dest, exact: exact, device: device)
                 if s > hiscore {
+                    if sk.reusePort { return reuseportGroup(sk, in: table, listening: true) }
                     hiscore = s
                     best = sk
                 }

@@ -60,6 +60,13 @@ extension BindModel {
                 if s > hiscore {
                     hiscore = s
                     best = sk
+                    // `udp4_lib_lookup2`: an unconnected SO_REUSEPORT socket that scores above every
+                    // one before it in the chain answers for its group at once (when no member is
+                    // connected), even if a later socket would score higher.
+                    if sk.reusePort && table.reach.remote(sk.id) == nil {
+                        let group = reuseportGroup(sk, in: table, listening: false)
+                        if group.allSatisfy({ table.reach.remote($0.id) == nil }) { return group }
+                    }
                 }
             }
             if let best {

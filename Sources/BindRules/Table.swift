@@ -108,6 +108,9 @@ public struct ModelSocket: Hashable, Sendable {
     var joined = 0
     /// UDP: an inet6 SO_REUSEPORT socket is added at the tail of its hash chain, others at the head.
     var chainTail = false
+    /// TCP: the order in which the socket entered the listening hash (`__inet_hash` at listen()),
+    /// 0 while it does not listen; the chain is walked as for UDP (inet6 SO_REUSEPORT at the tail).
+    var hashed = 0
     /// The options of a host socket the model was not told (``SocketTable/addExisting(id:family:transport:ip:port:state:ownerUID:reuseAddress:reusePort:v6only:device:v6onlyDefault:)``):
     /// the rules read the fields as they stand, at their likeliest values;
     /// ``BindModel/predictConditionally(_:from:limit:)`` tries the others.

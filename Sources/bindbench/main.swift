@@ -12,13 +12,44 @@ let arguments = CommandLine.arguments.dropFirst()
 if let mode = arguments.first, mode == "--live-explain" || mode == "--live-who" {
     exit(LiveBench.run(mode, Array(arguments.dropFirst())))
 }
+// Every reach cell of the default matrix, model against kernel: counts and the cells that disagree.
+if arguments.first == "--reach-cells" {
+    var cells = Matrix.reachCells()
+    if let n = arguments.dropFirst().first.flatMap({ Int($0) }) {
+        var rng = SeededGenerator(seed: 7)
+        cells.shuffle(using: &rng)
+        cells = Array(cells.prefix(n))
+    }
+    let summary = try ReachRunner.run(cells)
+    let bad = summary.records.filter { !$0.agrees }
+    for r in bad.prefix(400) {
+        print(
+            "\(r.cell.key): model \(r.model.map(\.description) ?? "-") kernel \(r.kernel.map(\.description) ?? "-") — \(r.reason?.description ?? "")"
+        )
+    }
+    print("reach cells: \(summary.records.count), agree \(summary.records.count - bad.count), disagree \(bad.count), \(summary.seconds) s")
+    exit(bad.isEmpty ? 0 : 1)
+}
+// reach_ratio: one worker's reach cells/s (model + kernel) ÷ the C loop of the same system calls.
+if arguments.first == "--reach-ratio" {
+    var cells = Matrix.reachCells()
+    var rng = SeededGenerator(seed: 2026)
+    cells.shuffle(using: &rng)
+    let sample = Array(cells.prefix(arguments.dropFirst().first.flatMap { Int($0) } ?? 4_000))
+    let one = try ReachBench.oneWorker(sample)
+    let n = Double(sample.count)
+    print(
+        "reach_ratio \(String(format: "%.3f", one.c / one.swift))  (\(sample.count) reach cells: Swift \(Int(one.swift / n * 1e6)) µs/cell, C \(Int(one.c / n * 1e6)) µs/cell; goal >= 0.8)"
+    )
+    exit(0)
+}
 let json = arguments.contains("--json")
 let quick = arguments.contains("--quick")
 // Diagnostics: --model-only; --worker-only; --parse-only [all|valid|invalid] (one list only, e.g. under callgrind);
 // --parse-each (every string of the corpus alone: ns per parse, each side, and the ratio).
 let parseLists = ["all", "valid", "invalid"]
 let unknown = arguments.filter {
-    !(["--json", "--quick", "--model-only", "--worker-only", "--parse-only", "--parse-each"] + parseLists).contains($0)
+    !(["--json", "--quick", "--reach-ratio", "--model-only", "--worker-only", "--parse-only", "--parse-each"] + parseLists).contains($0)
 }
 if !unknown.isEmpty {
     FileHandle.standardError.write(

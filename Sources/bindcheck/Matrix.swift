@@ -20,6 +20,7 @@ struct MatrixCommand: ParsableCommand {
     @Option(help: "Seed of the sample.") var seed: UInt64 = 1
     @Option(help: "text, json (JSON Lines: docs/reports.md), markdown or html.") var format: Format = .text
     @Option(help: "Write the report to FILE (default: standard output).") var output: String?
+    @Flag(help: "Only the bind cells: no reach cells (which socket a connection or a datagram reaches).") var noReach = false
     @Option(help: "Worker threads (default: one per core).") var workers: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
@@ -29,11 +30,18 @@ struct MatrixCommand: ParsableCommand {
     }
 
     func run() throws {
-        var cells = Matrix.cells(only: only.flatMap(Transport.init(rawValue:)))
-        if let sample, sample < cells.count {
+        let transport = only.flatMap(Transport.init(rawValue:))
+        var cells = Matrix.cells(only: transport)
+        var reachCells = noReach ? [] : Matrix.reachCells(only: transport)
+        if let sample, sample < cells.count + reachCells.count {
+            // The same share of each kind of cell.
             var rng = SeededGenerator(seed: seed)
+            let share = Double(sample) / Double(cells.count + reachCells.count)
+            let reachCount = Int((Double(reachCells.count) * share).rounded())
             cells.shuffle(using: &rng)
-            cells = Array(cells.prefix(sample))
+            cells = Array(cells.prefix(sample - reachCount))
+            reachCells.shuffle(using: &rng)
+            reachCells = Array(reachCells.prefix(reachCount))
         }
         let total = cells.count
         let progress = Progress(total: total, enabled: isatty(2) == 1)
@@ -45,7 +53,18 @@ struct MatrixCommand: ParsableCommand {
             summary = try MatrixRunner.runOnHost(cells) { d, b in progress.update(done: d, bad: b) }
         }
         progress.finish()
-        let report = MatrixReport(summary)
+        var report = MatrixReport(summary)
+        if !reachCells.isEmpty {
+            if summary.mode == "namespaces" {
+                let reachProgress = Progress(total: reachCells.count, enabled: isatty(2) == 1, unit: "reach cells")
+                let reach = try ReachRunner.run(reachCells, workers: workers) { d, b in reachProgress.update(done: d, bad: b) }
+                reachProgress.finish()
+                report.reach = reach.records
+                report.reachSeconds = reach.seconds
+            } else {
+                warn("bindcheck: the \(reachCells.count) reach cells need private namespaces (a peer namespace on the link): not run")
+            }
+        }
         if report.cells == report.skipped { throw fail("nothing could run without privilege: \(report.text)", code: 77) }
         if format == .json {
             // JSON Lines, a buffer at a time: the report is never held as text.
@@ -57,7 +76,7 @@ struct MatrixCommand: ParsableCommand {
                 throw fail("cannot write \(output ?? "the report"): \(error.localizedDescription)", code: 73)
             }
             if output != nil { print(report.text.split(separator: "\n").prefix(2).joined(separator: "\n")) }
-            if report.disagree > 0 { throw ExitCode(1) }
+            if !report.allAgree { throw ExitCode(1) }
             return
         }
         let text: String
@@ -74,7 +93,7 @@ struct MatrixCommand: ParsableCommand {
         } else {
             print(text)
         }
-        if report.disagree > 0 { throw ExitCode(1) }
+        if !report.allAgree { throw ExitCode(1) }
     }
 }
 
@@ -86,9 +105,12 @@ final class Progress: @unchecked Sendable {
     private let lock = NSLock()
     private var last = ContinuousClock.now
 
-    init(total: Int, enabled: Bool) {
+    private let unit: String
+
+    init(total: Int, enabled: Bool, unit: String = "cells") {
         self.total = total
         self.enabled = enabled
+        self.unit = unit
     }
 
     func update(done: Int, bad: Int) {
@@ -101,7 +123,8 @@ final class Progress: @unchecked Sendable {
         let elapsed = Double((now - start).components.seconds) + Double((now - start).components.attoseconds) / 1e18
         let left = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
         let agree = done > 0 ? 100 * Double(done - bad) / Double(done) : 100
-        FileHandle.standardError.write(Data(String(format: "\r%d/%d cells, %.2f%% agree, %.0f s left   ", done, total, agree, left).utf8))
+        FileHandle.standardError.write(
+            Data(("\r\(done)/\(total) \(unit), " + String(format: "%.2f%% agree, %.0f s left   ", agree, left)).utf8))
     }
 
     func finish() {

@@ -32,7 +32,7 @@ package final class KernelExecutor {
 
     /// For a scenario with a peer: the namespaces to move between (the thread is in `host`
     /// between steps).
-    init(namespaces: ScenarioNamespaces) {
+    package init(namespaces: ScenarioNamespaces) {
         self.namespaces = namespaces
     }
 
@@ -42,6 +42,8 @@ package final class KernelExecutor {
     /// Accepted ends of connections made by `connect` steps: open until the connecting socket or
     /// the listener is closed, or the run ends (closed first then).
     var accepted: [Accepted] = []
+    /// How a `send` waits for its datagram to be delivered.
+    package var settle = Settle.scenario
 
     /// The open sockets and the ports named by id: a cell has two or three, so a list searched
     /// in order is cheaper than a dictionary (kept allocated from one cell to the next).

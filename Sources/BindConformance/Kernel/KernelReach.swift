@@ -22,6 +22,21 @@ final class Accepted {
 extension KernelExecutor {
     /// How long a TCP connect may take before the step is ETIMEDOUT (the socket stays connecting).
     static let connectLimit: Duration = .seconds(2)
+    /// How a `send` waits for delivery to settle: polls every `interval` µs until `quiet` polls in
+    /// a row saw no receive queue change, at most `limit` polls; with `unicast`, it stops as soon
+    /// as one socket has the datagram.
+    package struct Settle {
+        var interval: UInt32
+        var quiet: Int
+        var limit: Int
+        var unicast: Bool
+        /// Scenarios: 30 ms quiet, at most 400 ms (the corpus's timing, made for a loaded host).
+        static let scenario = Settle(interval: 5000, quiet: 6, limit: 80, unicast: false)
+        /// The matrix's reach cells: loopback and veth deliver in the sender's own system call
+        /// (the receive runs in the softirq its transmit raised), so 3 ms quiet, at most 400 ms.
+        package static func matrix(unicast: Bool) -> Settle { Settle(interval: 500, quiet: 6, limit: 800, unicast: unicast) }
+    }
+
     /// How long a completed connection may take to reach an accept queue (over the veth pair the
     /// final ACK is handled after connect() returns).
     static let acceptLimit: Duration = .milliseconds(500)
@@ -109,11 +124,13 @@ extension KernelExecutor {
         restoreCredentials()
         if let port = try? s.socket.localPort, port != 0 { setPort(s.id, port) }
         var now = udp.map { (try? $0.socket.receiveQueueBytes) ?? 0 }
-        // Settled: no queue changed for 30 ms (at most 400 ms in all).
+        // Settled: no queue changed for `quiet` polls (at most `limit` in all); a unicast
+        // datagram reaches one socket at most, so once one has it nothing more will come.
         var stable = 0
         var waited = 0
-        while stable < 6 && waited < 80 {
-            usleep(5000)
+        func reached() -> Bool { zip(now, before).contains { $0 > $1 } }
+        while stable < settle.quiet && waited < settle.limit && !(settle.unicast && reached()) {
+            usleep(settle.interval)
             waited += 1
             let next = udp.map { (try? $0.socket.receiveQueueBytes) ?? 0 }
             stable = next == now ? stable + 1 : 0

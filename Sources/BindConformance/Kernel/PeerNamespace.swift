@@ -9,8 +9,8 @@ import SystemPackage
 public final class ScenarioNamespaces: @unchecked Sendable {
     public let hostFacts: HostFacts
     public let peerFacts: HostFacts?
-    let host: FileDescriptor
-    let peer: FileDescriptor?
+    package let host: FileDescriptor
+    package let peer: FileDescriptor?
 
     init(hostFacts: HostFacts, peerFacts: HostFacts?, host: FileDescriptor, peer: FileDescriptor?) {
         self.hostFacts = hostFacts

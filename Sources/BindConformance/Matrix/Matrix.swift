@@ -245,6 +245,14 @@ public struct CellOutcome: Hashable, Sendable, CustomStringConvertible {
     public var setup: StepResult?
     public var result: StepResult
     public var listen: Outcome?
+    /// A reach cell's outcome, as `bindcheck diff` reads it from a report (the fields above unused).
+    public var reach: ReachOutcome?
+
+    /// A reach cell's outcome.
+    public init(reach: ReachOutcome) {
+        self.init(result: StepResult(.socket, reach.result))
+        self.reach = reach
+    }
 
     public init(setup: StepResult? = nil, result: StepResult, listen: Outcome? = nil) {
         self.setup = setup
@@ -266,6 +274,7 @@ public struct CellOutcome: Hashable, Sendable, CustomStringConvertible {
 
     /// `first: bind EADDRNOTAVAIL; bind ok, listen ok`.
     public var description: String {
+        if let reach { return reach.description }
         var s = setup.map { "first: \($0); " } ?? ""
         s += result.op == .bind ? "bind \(result.outcome)" : result.description
         if let listen { s += ", listen \(listen)" }

@@ -336,6 +336,7 @@ public struct MatrixDiff: Sendable {
     /// `{"setup":{"bind":"EADDRNOTAVAIL"},"bind":"ok","listen":"ok"}`.
     static func outcome(_ v: JSONValue, _ field: String) throws(RecordError) -> CellOutcome {
         guard case .object(let members) = v else { throw RecordError(why: "\(field) is \(v.kindDescription), not an object") }
+        if members.contains(where: { $0.key == "connect" || $0.key == "send" }) { return try reachOutcome(members, field) }
         var setup: StepResult?
         var result: StepResult?
         var listen: Outcome?
@@ -354,6 +355,32 @@ public struct MatrixDiff: Sendable {
         }
         guard let result else { throw RecordError(why: "\(field): no step (socket or bind)") }
         return CellOutcome(setup: setup, result: result, listen: listen)
+    }
+
+    /// A reach record's `{"setup":["b bind EADDRINUSE"],"connect":"ok","by":["a"]}`.
+    static func reachOutcome(_ members: [JSONMember], _ field: String) throws(RecordError) -> CellOutcome {
+        var setup: [String] = []
+        var result: Outcome?
+        var by: [String]?
+        for m in members {
+            switch (m.key, m.value) {
+            case ("setup", .array(let list)):
+                for x in list {
+                    guard case .string(let t) = x else { throw RecordError(why: "\(field).setup: not a list of strings") }
+                    setup.append(t)
+                }
+            case ("connect", .string(let o)), ("send", .string(let o)): result = Outcome(o)
+            case ("by", .array(let list)):
+                by = []
+                for x in list {
+                    guard case .string(let t) = x else { throw RecordError(why: "\(field).by: not a list of ids") }
+                    by?.append(t)
+                }
+            default: throw RecordError(why: "\(field): unexpected \(m.key)")
+            }
+        }
+        guard let result, let by else { throw RecordError(why: "\(field): a reach outcome needs connect or send, and by") }
+        return CellOutcome(reach: ReachOutcome(setup: setup, result: result, by: by))
     }
 
     /// Compares matched lines.

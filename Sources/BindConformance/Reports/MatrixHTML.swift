@@ -16,6 +16,9 @@ public enum MatrixHTML {
         out.append(contentsOf: #"<script type="application/json" id="data">"#.utf8)
         data.write(into: &out)
         out.append(contentsOf: "</script>\n".utf8)
+        var reach = ""
+        ReachReport.html(r.reach, into: &reach)
+        out.append(contentsOf: reach.utf8)
         out.append(contentsOf: script.utf8)
         out.append(contentsOf: "</body>\n</html>\n".utf8)
         return String(decoding: out, as: UTF8.self)
@@ -263,6 +266,7 @@ public enum MatrixHTML {
             <title>Conformance matrix: Linux \#(html(r.kernel))</title>
             <style>
             \#(style)
+            \#(r.reach.isEmpty ? "" : ReachReport.css)
             </style>
             </head>
             <body>

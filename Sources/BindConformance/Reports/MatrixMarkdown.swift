@@ -23,6 +23,7 @@ public enum MatrixMarkdown {
         disagreements(r, into: &out)
         pairs(r, grids, numbers: numbers, into: &out)
         others(r, grids, numbers: numbers, into: &out)
+        ReachReport.markdown(r.reach, into: &out)
         skipped(r, into: &out)
         return out
     }

@@ -13,6 +13,9 @@ public struct MatrixReport: Sendable {
     public var skipped: Int
     public var seconds: Double
     public var records: [MatrixRecord]
+    /// The reach cells (ReachReport.swift), after the bind cells.
+    public var reach: [ReachRecord] = []
+    public var reachSeconds: Double = 0
 
     public init(_ s: MatrixRunner.Summary) {
         self.init(kernel: HostFacts.kernelRelease(), host: s.facts, mode: s.mode, seconds: s.seconds, records: s.records)
@@ -63,8 +66,16 @@ public struct MatrixReport: Sendable {
             lines.append("skipped:")
             for (why, n) in skippedWhy.sorted(by: { $0.key < $1.key }) { lines.append("  \(n) cells: \(why)") }
         }
+        let reachLines = ReachReport.textLines(reach)
+        if !reachLines.isEmpty {
+            lines.append("")
+            lines += reachLines
+        }
         return lines.joined(separator: "\n")
     }
+
+    /// Whether every bind cell and every reach cell that ran agrees.
+    public var allAgree: Bool { disagree == 0 && ReachReport.Counts(reach).disagree == 0 }
 
     /// A reason in one line: `rule (kernel function): text; fix`.
     public static func describe(_ reason: Reason) -> String {
@@ -85,6 +96,7 @@ public struct MatrixReport: Sendable {
     public func writeJSONLines(to writer: JSONLinesWriter) throws {
         try writer.line(try headerLine())
         for r in records { try writer.object { Self.write(r, into: &$0) } }
+        for r in reach { try writer.object { ReachReport.write(r, into: &$0) } }
         try writer.line(summaryLine())
     }
 
@@ -94,6 +106,11 @@ public struct MatrixReport: Sendable {
         for r in records {
             var o = JSONObjectWriter()
             Self.write(r, into: &o)
+            out += o.finished + "\n"
+        }
+        for r in reach {
+            var o = JSONObjectWriter()
+            ReachReport.write(r, into: &o)
             out += o.finished + "\n"
         }
         return out + summaryLine().finished + "\n"
@@ -107,6 +124,13 @@ public struct MatrixReport: Sendable {
         t.integer("disagree", disagree)
         t.integer("skipped", skipped)
         t.value("seconds", .number(String(format: "%.3f", seconds)))
+        if !reach.isEmpty {
+            let c = ReachReport.Counts(reach)
+            t.integer("reachCells", c.cells)
+            t.integer("reachAgree", c.agree)
+            t.integer("reachDisagree", c.disagree)
+            t.value("reachSeconds", .number(String(format: "%.3f", reachSeconds)))
+        }
         return t
     }
 

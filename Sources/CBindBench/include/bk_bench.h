@@ -41,6 +41,35 @@ typedef struct bk_bench_cell {
 /// `permitted`), socket, options, bind, listen, TIME_WAIT; then both sockets closed. Returns 0.
 int bk_bench_cells(const bk_bench_cell *cells, int n, uint64_t permitted);
 
+/// One socket of a reach cell: created, its options set, bound and (TCP) listening.
+typedef struct bk_bench_reach_sock {
+    int32_t family;
+    int32_t reuseport;
+    int32_t v6only;      // -1 left alone
+    int32_t has_device;  // SO_BINDTODEVICE `device`
+    char device[16];
+    bk_addr addr;
+} bk_bench_reach_sock;
+
+/// A reach cell: `count` sockets from `first` of the sockets array, then a sender (in the peer
+/// namespace when `from_peer`) that connects (TCP) or sends one byte (UDP) to `to`.
+typedef struct bk_bench_reach_cell {
+    int32_t first;
+    int32_t count;
+    int32_t transport;  // 0 TCP, 1 UDP
+    int32_t sender_family;
+    int32_t from_peer;
+    int32_t unicast;  // a unicast destination: the settle stops at the first receiver
+    bk_addr to;
+} bk_bench_reach_cell;
+
+/// Runs `n` reach cells in C, the executor's system calls for each: the sockets, the sender
+/// (setns into `peer_fd` and back around it), connect with poll and a second connect, then
+/// accept on every listener until the accepted end's peer is the sender; or SO_MEMINFO of every
+/// UDP socket before and after sendto, polled every 500 µs until 6 polls saw no change (at most
+/// 800), draining the queues that grew; then every socket closed. Returns 0.
+int bk_bench_reach(const bk_bench_reach_cell *cells, int n, const bk_bench_reach_sock *socks, int host_fd, int peer_fd);
+
 #ifdef __cplusplus
 }
 #endif
