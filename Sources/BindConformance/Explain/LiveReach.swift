@@ -358,8 +358,10 @@ enum FirewallProbe {
             live.perform { () -> [String] in
                 var out: [String] = []
                 for (file, what) in [("ip_tables_names", "iptables (IPv4)"), ("ip6_tables_names", "ip6tables (IPv6)")] {
-                    if let s = try? String(contentsOfFile: "/proc/thread-self/net/" + file, encoding: .utf8) {
-                        let tables = s.split(separator: "\n").map(String.init)
+                    // BindKit's reader (open + read): Foundation's String(contentsOfFile:) leaks its
+                    // buffer on a /proc file that does not exist (LeakSanitizer, in the CI run).
+                    if case .success(let bytes) = Sysctl.readFile("/proc/thread-self/net/" + file) {
+                        let tables = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
                         if !tables.isEmpty { out.append("\(what) tables \(tables.joined(separator: ", "))") }
                     }
                 }

@@ -164,7 +164,7 @@ public enum SysctlError: Error, CustomStringConvertible, Equatable {
 /// only: BindKit never writes a sysctl of the host's own namespace.
 public enum Sysctl {
     /// The most a value may hold (the largest under /proc/sys/net are a few KiB).
-    static let maximumSize = 1 << 20
+    public static let maximumSize = 1 << 20
 
     public static func path(_ name: String) throws(SysctlError) -> String {
         let ok =
@@ -193,8 +193,9 @@ public enum Sysctl {
         if case .failure(let e) = writeFile(p, value) { throw .io(name: name, errno: e) }
     }
 
-    /// The whole file at `path` (EFBIG past `maximum` bytes).
-    static func readFile(_ path: String, maximum: Int = maximumSize) -> Result<[UInt8], Errno> {
+    /// The whole file at `path` (EFBIG past `maximum` bytes): open(2) and read(2) until EOF, for
+    /// /proc and /sys files whose size stat(2) does not know.
+    public static func readFile(_ path: String, maximum: Int = maximumSize) -> Result<[UInt8], Errno> {
         var capacity = 4096
         while true {
             var buffer = [UInt8](repeating: 0, count: capacity)
