@@ -12,12 +12,13 @@ enum ReachBench {
     static func oneWorker(_ cells: [ReachCell]) throws -> (swift: Double, c: Double) {
         MatrixBench.waitForQuietMachine()
         let swift = try withScenarioNamespaces(peer: true) { ns in
-            let model = ScenarioModel(
-                host: ModelHost(facts: ns.hostFacts), peer: try ns.peerFacts.map(ModelHost.init(facts:)), explains: false)
+            let host = ModelHost(facts: ns.hostFacts)
+            let peer = try ns.peerFacts.map(ModelHost.init(facts:))
+            let model = ScenarioModel(host: host, peer: peer, explains: false)
             let executor = KernelExecutor(namespaces: ns)
             let start = ContinuousClock.now
             for (i, cell) in cells.enumerated() {
-                executor.settle = .matrix(unicast: cell.isUnicast)
+                executor.settle = .matrix(unicast: cell.isUnicast(host: host, peer: peer))
                 _ = ReachCellRun.run(cell, port: MatrixRunner.firstPort &+ UInt16(i), model: model, executor: executor)
             }
             return MatrixBench.seconds(ContinuousClock.now - start)
@@ -62,7 +63,7 @@ enum ReachBench {
         out.transport = cell.transport == .tcp ? 0 : 1
         out.sender_family = cell.senderFamily.cValue
         out.from_peer = cell.sender == .peer ? 1 : 0
-        out.unicast = cell.isUnicast ? 1 : 0
+        out.unicast = cell.isUnicast(host: ModelHost(facts: ns.hostFacts), peer: try? ns.peerFacts.map(ModelHost.init(facts:))) ? 1 : 0
         out.to = cAddress(cell.destination, port: port, in: cell.sender == .peer ? ns.peerFacts : ns.hostFacts)
         for l in cell.listeners {
             var s = bk_bench_reach_sock()

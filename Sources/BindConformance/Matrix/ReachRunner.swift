@@ -32,12 +32,13 @@ public enum ReachRunner {
                 let chunk = chunks[k]
                 do {
                     try withScenarioNamespaces(peer: true) { ns in
-                        let model = ScenarioModel(
-                            host: ModelHost(facts: ns.hostFacts), peer: try ns.peerFacts.map(ModelHost.init(facts:)), explains: false)
+                        let host = ModelHost(facts: ns.hostFacts)
+                        let peer = try ns.peerFacts.map(ModelHost.init(facts:))
+                        let model = ScenarioModel(host: host, peer: peer, explains: false)
                         let executor = KernelExecutor(namespaces: ns)
                         for (n, i) in chunk.enumerated() {
                             let cell = cells[i]
-                            executor.settle = .matrix(unicast: cell.isUnicast)
+                            executor.settle = .matrix(unicast: cell.isUnicast(host: host, peer: peer))
                             let r = ReachCellRun.run(cell, port: MatrixRunner.firstPort &+ UInt16(n), model: model, executor: executor)
                             slots.set(i, r)
                             let d = counters.done.wrappingAdd(1, ordering: .relaxed).newValue
@@ -59,14 +60,11 @@ public enum ReachRunner {
 }
 
 extension ReachCell {
-    /// Whether the destination is one socket's at most: not multicast, not a broadcast address
-    /// of the fixture (255.255.255.255, 192.0.2.255).
-    package var isUnicast: Bool {
+    /// Whether the destination is one socket's at most for the sender's namespace (the rule
+    /// `ScenarioRunner.isUnicast` follows: not multicast, not a broadcast address of that side).
+    package func isUnicast(host: ModelHost, peer: ModelHost?) -> Bool {
         guard let ip = Matrix.reachParsed[destination] ?? (try? IPAddress(parsing: destination)) else { return true }
-        switch ip {
-        case .v4(let a): return !a.isMulticast && destination != "255.255.255.255" && destination != "192.0.2.255"
-        case .v6(let a): return !a.isMulticast
-        }
+        return !ScenarioModel.isGroupDestination(ip, in: sender == .peer ? (peer ?? host) : host)
     }
 }
 
