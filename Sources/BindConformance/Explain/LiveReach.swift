@@ -4,7 +4,7 @@ import Foundation
 
 /// `bindcheck reach`: which socket of a live namespace a connection (TCP) or a datagram (UDP) to
 /// an address reaches, sent from this host and from another machine on the link of each
-/// non-loopback interface; from the reach model of BindRules (``ScenarioModel``), told the live
+/// non-loopback interface; from the reach model of BindRules (`ScenarioModel`), told the live
 /// sockets as `explain` tells them (``LiveTable``), and a described peer per interface.
 public struct LiveReach: Sendable, Codable {
     /// One sender's answer.
