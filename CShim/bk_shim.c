@@ -176,7 +176,7 @@ static int64_t monotonic_ns(void) {
 /// Waits for the connection in progress on `fd` to end: poll(2) for writability until
 /// `deadline_ns` (CLOCK_MONOTONIC; < 0: no limit), each EINTR retried with what is left, then
 /// SO_ERROR. Returns 0, -errno of the connection, or `expired` past the deadline.
-static int connect_wait(int fd, int64_t deadline_ns, int expired) {
+static int connect_wait(int fd, int64_t deadline_ns, int expired, const struct sockaddr *again, socklen_t again_len) {
     for (;;) {
         int wait = -1;
         if (deadline_ns >= 0) {
@@ -192,6 +192,11 @@ static int connect_wait(int fd, int64_t deadline_ns, int expired) {
     int err = 0;
     socklen_t elen = sizeof(err);
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) return NEG_ERRNO;
+    // The connection is over (made or failed), but the socket layer still counts the socket as
+    // connecting until connect() is called again: that call answers 0 (the socket is then
+    // connected: a later connect() is EISCONN) or ECONNABORTED (it is then unconnected: a later
+    // connect() starts afresh), as a blocking connect() would have left it (__inet_stream_connect).
+    if (again) (void)connect(fd, again, again_len);
     return err ? -err : 0;
 }
 
@@ -212,14 +217,15 @@ int bk_connect(int fd, const bk_addr *a, int timeout_ms) {
         if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &tlen) == 0 && (tv.tv_sec != 0 || tv.tv_usec != 0)) {
             deadline = start + (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
         }
-        return connect_wait(fd, deadline, -EINPROGRESS);
+        return connect_wait(fd, deadline, -EINPROGRESS, (struct sockaddr *)&ss, (socklen_t)len);
     }
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0) return NEG_ERRNO;
     if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return NEG_ERRNO;
     int result = 0;
     if (connect(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
-        result = errno == EINPROGRESS || errno == EINTR ? connect_wait(fd, start + (int64_t)timeout_ms * 1000000, -ETIMEDOUT)
+        result = errno == EINPROGRESS || errno == EINTR ? connect_wait(fd, start + (int64_t)timeout_ms * 1000000, -ETIMEDOUT,
+                                                                       (struct sockaddr *)&ss, (socklen_t)len)
                                                         : NEG_ERRNO;
     }
     if (!(flags & O_NONBLOCK)) (void)fcntl(fd, F_SETFL, flags);

@@ -100,7 +100,9 @@ int bk_listen(int fd, int backlog);
 /// poll(2) waits at most that long (-ETIMEDOUT past it). A signal never ends the wait: after EINTR
 /// the connection goes on in the kernel, so this waits for it with poll(2) (what is left of the
 /// timeout, or of SO_SNDTIMEO without one: -EINPROGRESS past that, as connect(2) itself says) and
-/// reads SO_ERROR, instead of calling connect() again.
+/// reads SO_ERROR, instead of calling connect() again. A wait that ends with the connection made
+/// or failed leaves the socket as a blocking connect(2) would: connected, or unconnected (a later
+/// call starts afresh, not ECONNABORTED); past the timeout it is left connecting.
 int bk_connect(int fd, const bk_addr *a, int timeout_ms);
 /// accept4(2) with SOCK_CLOEXEC; `peer` may be NULL. Returns the new descriptor.
 int bk_accept(int fd, bk_addr *peer);

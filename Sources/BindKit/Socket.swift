@@ -67,7 +67,10 @@ public struct Socket: ~Copyable {
         return Socket(adopting: fd, family: family, transport: transport)
     }
 
-    /// Connects, waiting at most `timeout` when one is given. The corresponding C function is connect(2).
+    /// Connects, waiting at most `timeout` when one is given. Once the wait ends with the
+    /// connection made or refused, the socket is left as a blocking connect(2) leaves it
+    /// (connected, or unconnected so that connecting again starts afresh); past the timeout it
+    /// is left connecting (a later call is EALREADY). The corresponding C function is connect(2).
     public func connect(to address: SocketAddress, timeout: Duration? = nil) throws(SocketError) {
         var raw = try Socket.cAddress(address, operation: "connect").get()
         let ms: Int32

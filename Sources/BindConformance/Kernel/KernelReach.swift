@@ -51,11 +51,9 @@ extension KernelExecutor {
         if let port = try? s.socket.localPort, port != 0 { setPort(s.id, port) }
         guard tcp else { return result }
         lastBy = []
+        // `connect(to:timeout:)` leaves the socket as a blocking connect(2) would (connected, or
+        // unconnected after a refusal): a later step sees EISCONN, or connects afresh.
         guard result == .ok else { return result }
-        // connect(2) waited for in poll(2) leaves the socket "connecting" for the socket layer
-        // until connect(2) is called again (it then answers 0): as a blocking connect(2) would,
-        // the socket is then connected, and a later connect(2) is EISCONN.
-        _ = try? s.socket.connect(to: address)
         restoreCredentials()
         if let listener = acceptConnection(of: s) { lastBy = [listener] }
         return result
