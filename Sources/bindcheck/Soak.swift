@@ -12,6 +12,8 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "Seed; scenario i uses seed+i.") var seed: UInt64 = 1
     @Option(help: "Where shrunk disagreements are written.") var out: String = "soak-failures"
     @Option(help: "Scenarios run at once, each in its own namespace (the same scenarios whatever the number).") var workers: Int = 4
+    @Flag(help: "Reach steps too: sockets on the peer, SO_BROADCAST, connect and send (a peer namespace per scenario).")
+    var reach = false
     @Flag(help: "Print one JSON object: scenarios, steps, disagree, seconds.") var json = false
 
     func validate() throws {
@@ -24,7 +26,8 @@ struct SoakCommand: ParsableCommand {
         let result: Soak.Result
         do {
             let total = scenarios
-            result = try Soak.run(count: scenarios, seed: seed, workers: workers) { done, bad in
+            let generator = ScenarioGenerator(timewait: true, reach: reach)
+            result = try Soak.run(count: scenarios, seed: seed, workers: workers, generator: generator) { done, bad in
                 if terminal && (done % 100 == 0 || done == total) {
                     FileHandle.standardError.write(Data("\r\(done)/\(total) scenarios, \(bad) disagree".utf8))
                 }
