@@ -15,14 +15,10 @@ extension BindModel {
                 reason(rule: "unresolved-port", kernel: "(scenario)", text: "\(spec.port) names a socket that never got a port")
             )
         }
-        if let refusal = familyAndLength(sk, spec.ip) { return refusal }
-        switch spec.ip {
-        case .v4(let a):
-            return bindV4(sk, a, port: port, in: &t)
-        case .v6(let a):
-            // The scope id the caller puts in the sockaddr_in6: a zone's index as written, or
-            // its name through if_nametoindex().
-            var scope: UInt32 = 0
+        // The scope id the caller puts in the sockaddr_in6: a zone's index as written, or its
+        // name through if_nametoindex(), which fails before any sockaddr reaches the kernel.
+        var scope: UInt32 = 0
+        if case .v6(let a) = spec.ip {
             switch a.zone {
             case .index(let i)?: scope = i
             case .name(let n)?:
@@ -37,6 +33,12 @@ extension BindModel {
                 scope = iface.index
             case nil: break
             }
+        }
+        if let refusal = familyAndLength(sk, spec.ip) { return refusal }
+        switch spec.ip {
+        case .v4(let a):
+            return bindV4(sk, a, port: port, in: &t)
+        case .v6(let a):
             return bindV6(sk, IPv6Address(high: a.high, low: a.low, zone: nil), scope: scope, port: port, in: &t)
         }
     }

@@ -245,9 +245,13 @@ extension BindModel {
     }
 
     /// The socket's bound address becomes the route's source when it was a wildcard (the
-    /// kernel's rehash at connect: `ip4_datagram_connect`, `inet_hash_connect`).
-    func takeSource(_ id: String, _ source: IPAddress, in table: inout SocketTable) {
-        guard var sk = table.open[id], let b = sk.bound, b.isWildcard else { return }
+    /// kernel's rehash at connect: `ip4_datagram_connect`, `inet_hash_connect`); a TCP inet socket
+    /// bound to a multicast or broadcast address takes it too (`tcp_v4_connect()` sets
+    /// `inet_rcv_saddr` to `inet_saddr`, which such a bind left 0).
+    func takeSource(_ id: String, _ source: IPAddress, in table: inout SocketTable, tcp: Bool = false) {
+        guard var sk = table.open[id], let b = sk.bound else { return }
+        let groupBound = tcp && sk.family == .inet && b.v6 == nil && Self.isGroupOrBroadcast(IPv4Address(rawValue: b.v4), in: host)
+        guard b.isWildcard || groupBound else { return }
         if case .v4(let s) = source, s.isUnspecified { return }
         sk.bound = BoundAddress(ip: source, port: b.port, family: sk.family)
         table.open[id] = sk
@@ -256,7 +260,7 @@ extension BindModel {
     /// The receiving namespace of a path: the sender's own, or the other end of the link.
     func receivers(of path: Path, from side: Side, hasPeer: Bool) -> [(side: Side, device: UInt32?, local: Bool)] {
         var out: [(Side, UInt32?, Bool)] = []
-        if let d = path.localDevice { out.append((side, d, true)) }
+        if let d = path.localDevice ?? (path.loopedBack ? path.linkDevice : nil) { out.append((side, d, true)) }
         // Only the veth pair leads to the other machine (not lo, not an address-less bk1).
         let link = ReachNamespace(side: side, host: host).linkInterface?.index
         if let l = path.linkDevice, l == link, hasPeer { out.append((side == .host ? .peer : .host, nil, false)) }
@@ -273,6 +277,16 @@ extension ScenarioModel {
         switch traffic {
         case .v4(let a): return a.isMulticast || a.isLimitedBroadcast || host.ipv4RouteType(a) == .broadcast
         case .v6(let a): return a.isMulticast
+        }
+    }
+}
+
+extension BindModel {
+    /// 127.0.0.0/8 or ::1: an address no packet from a link may carry as its destination.
+    static func isLoopbackAddress(_ ip: IPAddress) -> Bool {
+        switch ip {
+        case .v4(let a): return a.isLoopback
+        case .v6(let a): return a.isLoopback
         }
     }
 }

@@ -117,7 +117,7 @@ extension BindModel {
             ReachPrediction(outcome: f.outcome, reason: f.reason, by: by, isGroup: false)
         }
         var table = t[side]
-        let sk: ModelSocket
+        var sk: ModelSocket
         switch reachSocket(id, in: table) {
         case .failure(let f): return fail(f, by: nil)
         case .success(let s): sk = s
@@ -128,6 +128,13 @@ extension BindModel {
         switch resolve(spec, in: table) {
         case .failure(let f): return fail(f, by: noBy)
         case .success(let d): dest = d
+        }
+        if !tcp {
+            // `inet_dgram_connect()` autobinds an unbound socket before the protocol looks at the
+            // address: the port stays whatever connect() answers.
+            if let f = autobindForReach(sk.id, in: &table) { return fail(f, by: noBy) }
+            t[side] = table
+            if let bound = table.open[sk.id] { sk = bound }
         }
         if tcp && table.reach.connecting.contains(sk.id) {
             return fail(
@@ -147,6 +154,39 @@ extension BindModel {
         }
         // `__inet_stream_connect()` checks the socket's state before the protocol looks at the address.
         if let f = reachFamily(sk, dest.ip, udpSend: false) { return fail(f, by: noBy) }
+        // A scope id must name the socket's own device, when it has one (`sk_dev_equal_l3scope()`
+        // in `tcp_v6_connect()` and `__ip6_datagram_connect()`).
+        if case .v6(let a) = dest.ip, a.isLinkLocal || (a.isMulticast && (a.high >> 48) & 0xF <= 2), case .index(let i)? = a.zone,
+            i != 0, sk.device != 0, sk.device != i
+        {
+            return fail(
+                ReachFailure(
+                    outcome: .errno("EINVAL"),
+                    reason: reason(
+                        rule: "scope-device", kernel: tcp ? "tcp_v6_connect" : "__ip6_datagram_connect",
+                        text: "the address's zone names interface #\(i), but the socket is bound to device #\(sk.device)",
+                        fix: "write the zone of the socket's device, or connect from a socket without one")), by: noBy)
+        }
+        // `tcp_v6_connect()` refuses a multicast destination before it looks at scopes or routes.
+        if tcp, case .v6(let a) = dest.ip, a.isMulticast {
+            return fail(
+                ReachFailure(
+                    outcome: .errno("ENETUNREACH"),
+                    reason: reason(
+                        rule: "tcp-broadcast", kernel: "tcp_v6_connect", text: "TCP connects to one host: \(dest.ip) is a multicast address"
+                    )),
+                by: noBy)
+        }
+        // A scope id binds the socket to that device before any route is looked at, and it stays
+        // whatever happens next (`tcp_v6_connect()`, `__ip6_datagram_connect()`).
+        if case .v6(let a) = dest.ip, a.isLinkLocal || (!tcp && a.isMulticast && (a.high >> 48) & 0xF <= 2), case .index(let i)? = a.zone,
+            i != 0, var s = table.open[sk.id]
+        {
+            s.device = i
+            table.open[sk.id] = s
+            t[side] = table
+            sk = s
+        }
         let ns = ReachNamespace(side: side, host: host)
         let path: Path
         switch route(sk, to: dest.ip, in: ns, connecting: true) {
@@ -166,13 +206,8 @@ extension BindModel {
             return fail(broadcastRefusal(dest.ip, kernel: "ip4_datagram_connect"), by: nil)
         }
         let before = t
-        // A scope id on connect binds the socket to that device (`tcp_v6_connect`, `ip6_datagram_connect`).
-        if case .v6(let a) = dest.ip, a.isLinkLocal, case .index(let i)? = a.zone, var s = table.open[sk.id] {
-            s.device = i
-            table.open[sk.id] = s
-        }
         if let f = autobindForReach(sk.id, in: &table) { return fail(f, by: noBy) }
-        takeSource(sk.id, path.source, in: &table)
+        takeSource(sk.id, path.source, in: &table, tcp: tcp)
         let traffic = path.destination
         let remote = ReachState.Remote(id: sk.id, ip: Self.bareTraffic(traffic), port: dest.port)
         guard tcp else {
@@ -187,6 +222,22 @@ extension BindModel {
                 by: nil, isGroup: false)
         }
         t[side] = table
+        // A connection to the socket's own address and port, on this host: the SYN reaches the
+        // socket itself (the established lookup comes before the listeners), a simultaneous open
+        // that connects it to itself.
+        if path.localDevice != nil, let me = table.open[sk.id]?.bound, me.port == dest.port,
+            Self.bareTraffic(Self.trafficAddress(path.source)) == Self.bareTraffic(traffic)
+        {
+            t[side].reach.setRemote(remote)
+            return ReachPrediction(
+                outcome: .ok,
+                reason: reason(
+                    rule: "self-connect", kernel: traffic.family == .inet ? "__inet_lookup_established" : "__inet6_lookup_established",
+                    text:
+                        "connected to itself: \(traffic):\(dest.port) is the socket's own address and port, so its own SYN comes back to it (a simultaneous open); no listener is involved",
+                    fix: "connect from another port, or to a listener's"),
+                by: [], isGroup: false)
+        }
         // The receiving namespace.
         var rside = side
         var device = path.localDevice ?? 0
@@ -195,7 +246,10 @@ extension BindModel {
         if path.localDevice == nil {
             let other: Side = side == .host ? .peer : .host
             let ons = ReachNamespace(side: other, host: peerModel.host)
-            guard hasPeer, path.linkDevice == link, ons.owns(Self.bareTraffic(path.destination)) else {
+            // A loopback destination that crosses the link is martian there: dropped, unanswered.
+            guard hasPeer, path.linkDevice == link, ons.owns(Self.bareTraffic(path.destination)),
+                !Self.isLoopbackAddress(Self.bareTraffic(path.destination))
+            else {
                 t[side].reach.connecting.append(sk.id)
                 return ReachPrediction(
                     outcome: .errno("ETIMEDOUT"),
@@ -213,7 +267,11 @@ extension BindModel {
         guard let first = group.first else {
             let text = rmodel.refusalText(
                 dest: traffic, port: dest.port, in: t[rside], transport: .tcp, fromPeer: rside != side, onPeer: rside == .peer)
+            // The reset closes the socket (`tcp_done()`): an autobound port is free again, but
+            // getsockname() still reports it (`inet_sport` is not cleared), which `$ID` names.
+            let port = t[side].portOf[sk.id]
             t = before
+            if let port { t[side].portOf[sk.id] = port }
             return ReachPrediction(
                 outcome: .errno("ECONNREFUSED"),
                 reason: reason(

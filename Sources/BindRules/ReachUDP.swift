@@ -109,11 +109,24 @@ extension BindModel {
     {
         func fail(_ f: ReachFailure) -> ReachPrediction { ReachPrediction(outcome: f.outcome, reason: f.reason, by: [], isGroup: false) }
         var table = t[side]
-        let sk: ModelSocket
+        var sk: ModelSocket
         switch reachSocket(id, in: table) {
         case .failure(let f): return fail(f)
         case .success(let s): sk = s
         }
+        // The address is made in user space first (a `$ID` without a port, an unknown zone name:
+        // no system call). Then `inet_sendmsg()` autobinds an unbound socket before the protocol
+        // looks at anything, so the port stays whatever sendto() answers.
+        var resolved: (ip: IPAddress, port: UInt16)?
+        if let spec {
+            switch resolve(spec, in: table) {
+            case .failure(let f): return fail(f)
+            case .success(let d): resolved = d
+            }
+        }
+        if let f = autobindForReach(sk.id, in: &table) { return fail(f) }
+        t[side] = table
+        if let bound = table.open[sk.id] { sk = bound }
         // A pending error is reported (and cleared) before anything is sent (`sock_alloc_send_pskb`).
         if table.reach.pending.contains(sk.id) {
             table.reach.pending.removeAll { $0 == sk.id }
@@ -129,12 +142,9 @@ extension BindModel {
         }
         let connected = table.reach.remote(sk.id)
         let dest: (ip: IPAddress, port: UInt16)
-        if let spec {
-            switch resolve(spec, in: table) {
-            case .failure(let f): return fail(f)
-            case .success(let d): dest = d
-            }
-            if let f = reachFamily(sk, dest.ip, udpSend: true) { return fail(f) }
+        if let d = resolved {
+            if let f = reachFamily(sk, d.ip, udpSend: true) { return fail(f) }
+            dest = d
         } else if let connected {
             dest = (connected.ip, connected.port)
         } else {
@@ -154,8 +164,6 @@ extension BindModel {
         if path.cast == .broadcast && !sk.broadcast {
             return fail(broadcastRefusal(dest.ip, kernel: "udp_sendmsg"))
         }
-        if let f = autobindForReach(sk.id, in: &table) { return fail(f) }
-        t[side] = table
         guard let sport = t[side].open[sk.id]?.bound?.port else {
             return fail(ReachFailure(outcome: .errno("EINVAL"), reason: reason(rule: "no-port", kernel: "udp_sendmsg", text: "no port")))
         }
@@ -178,7 +186,9 @@ extension BindModel {
                 reached += got.map(\.id)
                 notes.append("\(r.side.rawValue): \(got.isEmpty ? "nobody on port \(dest.port)" : got.map(\.id).joined(separator: ", "))")
             } else {
-                guard rns.owns(traffic) else {
+                // Crossing the link, a loopback destination is martian (`ip_route_input_slow()`,
+                // `ip6_rcv_core()`): dropped on arrival.
+                guard path.loopedBack || (rns.owns(traffic) && (r.local || !Self.isLoopbackAddress(traffic))) else {
                     notes.append("no machine on the link has \(traffic): dropped")
                     continue
                 }

@@ -26,6 +26,10 @@ struct Path: Equatable, Sendable {
     var linkDevice: UInt32?
     /// Words for the reason: how the route goes.
     var via: String
+    /// Sent out lo as if on a link (`linkDevice` is lo): a datagram is looped back to this host and
+    /// taken there whatever its destination (`__mkroute_output()` marks any route out a loopback
+    /// device RTCF_LOCAL); a TCP SYN that way gets no answer (measured: ETIMEDOUT).
+    var loopedBack = false
 }
 
 /// A namespace of the scenario as the reach model sees it.
@@ -61,13 +65,87 @@ extension BindModel {
         switch Self.trafficAddress(ip) {
         case .v4(let a):
             // `ip_route_connect()` / `ip_route_output_key_hash_rcu()`: the wildcard means the
-            // socket's own address, or the loopback.
-            if a.isUnspecified { return routeV4(sk, boundV4(sk) ?? .loopback, in: ns) }
+            // socket's own source address, or the loopback.
+            if a.isUnspecified {
+                // `ip_route_output_key_hash_rcu()` sends it to the loopback device whatever the
+                // socket's device, which it still counts as the one it arrives on (`rt_iif` is
+                // the original oif).
+                if sk.device != 0 {
+                    if let f = sourceRefusal(sk, in: ns) { return .failure(f) }
+                    let own = IPAddress.v4(sourceV4(sk, in: ns) ?? .loopback)
+                    return .success(
+                        Path(cast: .unicast, destination: own, source: own, localDevice: sk.device, linkDevice: nil, via: "local"))
+                }
+                return routeV4(sk, sourceV4(sk, in: ns) ?? .loopback, in: ns)
+            }
             return routeV4(sk, a, in: ns)
         case .v6(let a):
-            // `tcp_v6_connect()`, `udpv6_sendmsg()`: `::` means the loopback (a BSD'ism).
-            if a.isUnspecified { return routeV6(sk, .loopback, in: ns, connecting: connecting) }
-            return routeV6(sk, a, in: ns, connecting: connecting)
+            // An inet6 socket whose source is v4-mapped (bound to one, or connected over IPv4).
+            let mappedSource = sk.family == .inet6 && (sk.bound?.v6?.isV4Mapped ?? false)
+            // `tcp_v6_connect()`, `__ip6_datagram_connect()`, `udpv6_sendmsg()`: `::` means the
+            // loopback (a BSD'ism): 127.0.0.1, v4-mapped, for a v4-mapped source (since 4.11,
+            // 052d2369d1b4 "ipv6: Handle IPv4-mapped src to in6addr_any dst.").
+            if a.isUnspecified {
+                return mappedSource ? routeV4(sk, .loopback, in: ns) : routeV6(sk, .loopback, in: ns, connecting: connecting)
+            }
+            let path = routeV6(sk, a, in: ns, connecting: connecting)
+            // `ip6_dst_lookup_tail()`, once the route is found: a v4-mapped source never goes out
+            // in an IPv6 packet (since 4.11, ec5e3b0a1d41 "ipv6: Inhibit IPv4-mapped src address
+            // on the wire.").
+            if mappedSource, case .success = path {
+                return .failure(
+                    ReachFailure(
+                        outcome: .errno("EAFNOSUPPORT"),
+                        reason: reason(
+                            rule: "v4-mapped-source", kernel: "ip6_dst_lookup_tail",
+                            text:
+                                "the socket's address \(sk.bound?.text ?? "") is v4-mapped, an IPv4 source, and \(a) is an IPv6 destination: no packet carries both",
+                            fix: "bind the socket to an IPv6 address or [::], or send to an IPv4 (v4-mapped) address")))
+            }
+            return path
+        }
+    }
+
+    /// `ip_route_output_key_hash_rcu()`'s checks of the source before any route is looked at.
+    private func sourceRefusal(_ sk: ModelSocket, in ns: ReachNamespace) -> ReachFailure? {
+        let bound = sourceV4(sk, in: ns)
+        if let b = bound, b.isMulticast || b.isLimitedBroadcast {
+            // Only a v4-mapped bind of an inet6 socket keeps such a source.
+            return ReachFailure(
+                outcome: .errno("EINVAL"),
+                reason: reason(
+                    rule: "group-source", kernel: "ip_route_output_key_hash_rcu",
+                    text: "the socket's source \(b) is a multicast or broadcast address, which no packet may come from",
+                    fix: "bind a unicast address, or the wildcard"))
+        }
+        // A source that is not this host's (bound with IP_FREEBIND or ip_nonlocal_bind) routes
+        // nowhere unless the socket is IP_TRANSPARENT (`__ip_dev_find()` of the source,
+        // FLOWI_FLAG_ANYSRC).
+        if let b = bound, ns.host.ipv4RouteType(b) != .local, !sk.transparent {
+            return ReachFailure(
+                outcome: .errno("ENETUNREACH"),
+                reason: reason(
+                    rule: "nonlocal-source", kernel: "ip_route_output_key_hash_rcu",
+                    text:
+                        "the socket is bound to \(b), which is not an address of the \(ns.side.rawValue) namespace: no route starts there",
+                    fix: "bind an address this host has, or 0.0.0.0 (IP_TRANSPARENT lets such a source out)"))
+        }
+        return nil
+    }
+
+    /// `inet_saddr`: the IPv4 source the socket's bind gave it. A bind to a multicast or
+    /// broadcast address leaves it 0 ("use device", `__inet_bind()`): the route picks the source.
+    private func sourceV4(_ sk: ModelSocket, in ns: ReachNamespace) -> IPv4Address? {
+        guard let a = boundV4(sk), !a.isUnspecified else { return nil }
+        if sk.family == .inet && Self.isGroupOrBroadcast(a, in: ns.host) { return nil }
+        return a
+    }
+
+    /// A multicast or broadcast address of `host` (`RTN_MULTICAST`, `RTN_BROADCAST`).
+    static func isGroupOrBroadcast(_ a: IPv4Address, in host: ModelHost) -> Bool {
+        switch host.ipv4RouteType(a) {
+        case .multicast, .broadcast: return true
+        default: return false
         }
     }
 
@@ -89,7 +167,8 @@ extension BindModel {
 
     private func routeV4(_ sk: ModelSocket, _ a: IPv4Address, in ns: ReachNamespace) -> Result<Path, ReachFailure> {
         let dest = IPAddress.v4(a)
-        let bound = boundV4(sk)
+        let bound = sourceV4(sk, in: ns)
+        if let f = sourceRefusal(sk, in: ns) { return .failure(f) }
         // The device the socket names, or the one its bound address is on.
         func deviceOfAddress(_ x: IPv4Address) -> UInt32? {
             ns.host.interfaces.first { i in i.addresses.contains { $0.ip == .v4(x) } }?.index
@@ -101,13 +180,17 @@ extension BindModel {
         if a.isMulticast || a.isLimitedBroadcast {
             // Multicast and 255.255.255.255 leave by the socket's device, or the device of its
             // bound address; the fixture has no route for them otherwise.
-            let oif = sk.device != 0 ? sk.device : bound.flatMap(deviceOfAddress)
+            // `__ip_dev_find()`: the device holding the source, lo for the rest of 127.0.0.0/8.
+            let oif =
+                sk.device != 0
+                ? sk.device : bound.flatMap { deviceOfAddress($0) ?? (ns.host.ipv4RouteType($0) == .local ? ns.loopback?.index : nil) }
             guard let oif, let iface = ns.host.interface(index: oif) else {
                 return .failure(
                     noRoute(
                         dest, ns, "multicast and 255.255.255.255 need a device (SO_BINDTODEVICE, or a socket bound to one of its addresses)"
                     ))
             }
+            if let b = bound, b.isLoopback, !iface.isLoopback { return .failure(loopbackSource(b, iface.name)) }
             let src = bound ?? firstV4(oif) ?? .any
             return .success(
                 Path(
@@ -121,7 +204,17 @@ extension BindModel {
             // route and sends on its own link (below).
             let dev = deviceOfAddress(a) ?? (a.isLoopback ? ns.loopback?.index : nil) ?? 1
             if sk.device == 0 || sk.device == dev {
-                let src = bound ?? a
+                // The source is the route's preferred one: the address itself when an interface
+                // has it, else the loopback address whose prefix holds it (`local 127.0.0.0/8
+                // src 127.0.0.1`: 127.0.0.2 is reached from 127.0.0.1).
+                let prefsrc =
+                    deviceOfAddress(a) != nil
+                    ? a
+                    : ns.host.interfaces.lazy.filter(\.isLoopback).flatMap(\.addresses).compactMap { ia -> IPv4Address? in
+                        guard case .v4(let mine) = ia.ip, a.isInSubnet(mine, prefixLength: ia.prefixLength) else { return nil }
+                        return mine
+                    }.first ?? a
+                let src = bound ?? prefsrc
                 return .success(Path(cast: .unicast, destination: dest, source: .v4(src), localDevice: dev, linkDevice: nil, via: "local"))
             }
         case .broadcast:
@@ -131,6 +224,7 @@ extension BindModel {
                         continue
                     }
                     if sk.device != 0 && sk.device != iface.index { continue }
+                    if let b = bound, b.isLoopback, !iface.isLoopback { return .failure(loopbackSource(b, iface.name)) }
                     return .success(
                         Path(
                             cast: .broadcast, destination: dest, source: .v4(bound ?? mine), localDevice: iface.index,
@@ -151,12 +245,14 @@ extension BindModel {
             }
         }
         if sk.device != 0, let iface = ns.host.interface(index: sk.device) {
-            if let b = bound, b.isLoopback { return .failure(loopbackSource(b, iface.name)) }
-            // No route, but a device: the kernel takes the destination as on that link.
+            if let b = bound, b.isLoopback, !iface.isLoopback { return .failure(loopbackSource(b, iface.name)) }
+            // No route, but a device: the kernel takes the destination as on that link (on lo,
+            // that loops it back).
             return .success(
                 Path(
                     cast: .unicast, destination: dest, source: .v4(bound ?? firstV4(sk.device) ?? .any), localDevice: nil,
-                    linkDevice: sk.device, via: "out \(iface.name), the socket's device (no route: taken as on-link)"))
+                    linkDevice: sk.device, via: "out \(iface.name), the socket's device (no route: taken as on-link)",
+                    loopedBack: iface.isLoopback))
         }
         return .failure(noRoute(dest, ns, "it is in none of its subnets and there is no default route"))
     }
