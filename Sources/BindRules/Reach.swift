@@ -32,8 +32,14 @@ struct ReachState: Hashable, Sendable {
     var connecting: [String] = []
     var accepted: [AcceptedEnd] = []
     var acceptedCount = 0
+    /// inet6 TCP sockets left with IPv4's transmit functions by a connection over IPv4 (to a
+    /// v4-mapped address) that was refused: `tcp_v6_connect()` sets `icsk_af_ops` to
+    /// `ipv6_mapped` and puts them back only when `tcp_v4_connect()` itself fails.
+    var mappedOps: [String] = []
 
-    var isEmpty: Bool { remotes.isEmpty && pending.isEmpty && connecting.isEmpty && accepted.isEmpty && acceptedCount == 0 }
+    var isEmpty: Bool {
+        remotes.isEmpty && pending.isEmpty && connecting.isEmpty && accepted.isEmpty && acceptedCount == 0 && mappedOps.isEmpty
+    }
 
     func remote(_ id: String) -> Remote? { remotes.first { $0.id == id } }
     mutating func setRemote(_ r: Remote) {
@@ -44,6 +50,7 @@ struct ReachState: Hashable, Sendable {
         remotes.removeAll { $0.id == id }
         pending.removeAll { $0 == id }
         connecting.removeAll { $0 == id }
+        mappedOps.removeAll { $0 == id }
     }
 }
 

@@ -238,6 +238,19 @@ extension BindModel {
                     fix: "connect from another port, or to a listener's"),
                 by: [], isGroup: false)
         }
+        // A SYN to an IPv6 address from a socket that kept IPv4's transmit functions goes out as
+        // no packet a machine answers (measured: the connection times out, to a listener too).
+        if case .v6 = traffic, t[side].reach.mappedOps.contains(sk.id) {
+            t[side].reach.connecting.append(sk.id)
+            return ReachPrediction(
+                outcome: .errno("ETIMEDOUT"),
+                reason: reason(
+                    rule: "mapped-ops", kernel: "tcp_v6_connect",
+                    text:
+                        "this socket's earlier connection to a v4-mapped address was refused, which leaves it with IPv4's transmit functions (icsk_af_ops stays ipv6_mapped): its SYN to \(traffic) never arrives, and connect() times out",
+                    fix: "connect to IPv6 addresses from a new socket"),
+                by: [], isGroup: false)
+        }
         // The receiving namespace.
         var rside = side
         var device = path.localDevice ?? 0
@@ -272,6 +285,7 @@ extension BindModel {
             let port = t[side].portOf[sk.id]
             t = before
             if let port { t[side].portOf[sk.id] = port }
+            if sk.family == .inet6, case .v4 = traffic, !t[side].reach.mappedOps.contains(sk.id) { t[side].reach.mappedOps.append(sk.id) }
             return ReachPrediction(
                 outcome: .errno("ECONNREFUSED"),
                 reason: reason(
