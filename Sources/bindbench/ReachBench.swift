@@ -13,7 +13,7 @@ enum ReachBench {
         MatrixBench.waitForQuietMachine()
         let swift = try withScenarioNamespaces(peer: true) { ns in
             let host = ModelHost(facts: ns.hostFacts)
-            let peer = try ns.peerFacts.map(ModelHost.init(facts:))
+            let peer = ns.peerFacts.map(ModelHost.init(facts:))
             let model = ScenarioModel(host: host, peer: peer, explains: false)
             let executor = KernelExecutor(namespaces: ns)
             let start = ContinuousClock.now

@@ -33,7 +33,7 @@ public enum ReachRunner {
                 do {
                     try withScenarioNamespaces(peer: true) { ns in
                         let host = ModelHost(facts: ns.hostFacts)
-                        let peer = try ns.peerFacts.map(ModelHost.init(facts:))
+                        let peer = ns.peerFacts.map(ModelHost.init(facts:))
                         let model = ScenarioModel(host: host, peer: peer, explains: false)
                         let executor = KernelExecutor(namespaces: ns)
                         for (n, i) in chunk.enumerated() {
